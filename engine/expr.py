@@ -1,0 +1,477 @@
+"""The safe expression language of rules, compiled to Python functions.
+
+Rule conditions are written in a small language of their own (numbers, strings, durations,
+`and or not`, comparisons, `+ - * / %`, `in`, dotted event fields, and a fixed set of functions).
+It is parsed here by a hand-written parser, so nothing outside the language can even be spelled:
+no attribute access on objects, no imports, no lambdas, no calls but the listed functions. The
+parse tree is then translated to Python source and compiled once, so evaluating a condition costs
+one Python call.
+
+A missing field, a comparison between a number and nothing, or a division by zero makes the whole
+expression *undefined*, which a condition treats as false (`Expression.test`).
+
+>>> when = compile_expression("value >= 0.15 and location.grid in ['YZ-03-07', 'YZ-03-08']")
+>>> when.test({"value": 0.2, "location": {"grid": "YZ-03-07"}}, ())
+True
+>>> when.test({"location": {"grid": "YZ-03-07"}}, ())   # no value: undefined, so false
+False
+>>> compile_expression("value.__class__")
+Traceback (most recent call last):
+...
+engine.expr.ExpressionError: column 7: '__class__' is not a field name: names starting with '_' are reserved
+
+Window functions (`count(10m)`, `avg(value, 5m)`, ...) are not evaluated here: the compiler lists
+them in `Expression.windows`, the rule keeps one window object per entry and per key, and the
+compiled function reads their current values from the sequence passed as its second argument.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from engine.durations import parse_duration
+
+__all__ = ["Expression", "ExpressionError", "WindowSpec", "compile_expression", "WINDOW_FUNCTIONS",
+           "SCALAR_FUNCTIONS"]
+
+
+class ExpressionError(ValueError):
+    def __init__(self, column: int, message: str) -> None:
+        super().__init__(f"column {column}: {message}")
+        self.column = column
+        self.message = message
+
+
+@dataclass(frozen=True)
+class WindowSpec:
+    """One window function call: its name, the argument's source (or None), its durations."""
+
+    function: str
+    argument: str | None
+    duration_ms: int
+    over_ms: int = 0
+
+
+# name -> (takes an argument expression, result type)
+WINDOW_FUNCTIONS = {
+    "count": (False, "num"), "avg": (True, "num"), "min": (True, "num"), "max": (True, "num"),
+    "sum": (True, "num"), "stddev": (True, "num"), "delta": (True, "num"), "rate": (True, "num"),
+    "distinct": (True, "num"), "first_seen": (True, "bool"), "avg_count": (False, "num"),
+}
+# name -> (argument count, result type); `min`/`max` with two plain arguments are scalar.
+SCALAR_FUNCTIONS = {
+    "abs": (1, "num"), "round": (1, "num"), "lower": (1, "str"), "contains": (2, "bool"),
+    "matches": (2, "bool"), "exists": (1, "bool"), "min": (2, "num"), "max": (2, "num"),
+}
+_UNDEFINED_ERRORS = (TypeError, AttributeError, ZeroDivisionError, ValueError)
+
+_TOKEN = re.compile(r"""
+    (?P<space>\s+)
+  | (?P<duration>\d+(?:ms|s|m|h|d|w)(?:\d+(?:ms|s|m|h|d|w))*(?![\w.]))
+  | (?P<number>(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?(?![\w]))
+  | (?P<string>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')
+  | (?P<name>[A-Za-z_\u0080-\uffff][\w\u0080-\uffff]*)
+  | (?P<op>==|!=|<=|>=|[<>+\-*/%(),.\[\]:])
+""", re.VERBOSE)
+_KEYWORDS = {"and", "or", "not", "in", "true", "false", "null"}
+_ESCAPES = {"n": "\n", "t": "\t", "\\": "\\", '"': '"', "'": "'"}
+
+
+@dataclass
+class Expression:
+    """A compiled expression: `evaluate(event, windows)` gives its value, `test` its truth."""
+
+    source: str
+    evaluate: Callable[[dict, Any], Any]
+    windows: list[WindowSpec] = field(default_factory=list)
+    fields: set[str] = field(default_factory=set)
+    models: set[str] = field(default_factory=set)
+    result: str = "any"
+
+    def test(self, event: dict, windows: Any) -> bool:
+        try:
+            return self.evaluate(event, windows) is True
+        except _UNDEFINED_ERRORS:
+            return False
+
+
+def compile_expression(source: str, *, windows: list[WindowSpec] | None = None,
+                       allow_windows: bool = True,
+                       resolve_model: Callable[[str], None] | None = None) -> Expression:
+    """Parse and compile `source`; `ExpressionError` (with the column) if it is not in the language.
+
+    `windows` may be shared by several expressions of one rule, so that `count(1h)` used in a
+    condition and in a severity ladder is one window, not two. `resolve_model` is called for each
+    `score("model-id")` and raises `ValueError` for an unknown model; without it, `score` is refused.
+    """
+    parser = _Parser(source, windows if windows is not None else [], allow_windows, resolve_model)
+    code, result = parser.parse()
+    namespace = dict(_RUNTIME, **parser.constants)
+    function = eval(compile(f"lambda e, W: {code}", "<rule expression>", "eval"), namespace)
+    return Expression(source, function, parser.windows, parser.fields, parser.models, result)
+
+
+def _contains(text: Any, part: Any) -> bool:
+    return part in text if type(text) is str else False
+
+
+def _lower(text: Any) -> str:
+    return text.lower()
+
+
+def _check_num(value: Any) -> Any:
+    if type(value) is bool:
+        raise TypeError("a boolean is not a number")
+    return value
+
+
+_RUNTIME: dict[str, Any] = {"__builtins__": {}, "_E": {}, "_contains": _contains, "_lower": _lower,
+                            "_abs": abs, "_round": round, "_min": min, "_max": max}
+
+
+class _Parser:
+    def __init__(self, source: str, windows: list[WindowSpec], allow_windows: bool,
+                 resolve_model: Callable[[str], None] | None) -> None:
+        self.source = source
+        self.tokens = self._tokenize(source)
+        self.index = 0
+        self.windows = windows
+        self.allow_windows = allow_windows
+        self.resolve_model = resolve_model
+        self.fields: set[str] = set()
+        self.models: set[str] = set()
+        self.constants: dict[str, Any] = {}
+
+    # -- tokens ---------------------------------------------------------------------------------
+    @staticmethod
+    def _tokenize(source: str) -> list[tuple[str, str, int]]:
+        tokens, position = [], 0
+        while position < len(source):
+            match = _TOKEN.match(source, position)
+            if match is None:
+                raise ExpressionError(position + 1, f"unexpected character {source[position]!r}")
+            kind = match.lastgroup
+            if kind != "space":
+                text = match.group()
+                if kind == "name" and text in _KEYWORDS:
+                    kind = text
+                tokens.append((kind, text, position + 1))
+            position = match.end()
+        tokens.append(("end", "", len(source) + 1))
+        return tokens
+
+    def _peek(self) -> tuple[str, str, int]:
+        return self.tokens[self.index]
+
+    def _take(self, *kinds: str) -> tuple[str, str, int]:
+        token = self.tokens[self.index]
+        if token[0] not in kinds and token[1] not in kinds:
+            found = "the end of the expression" if token[0] == "end" else repr(token[1])
+            raise ExpressionError(token[2], f"expected {' or '.join(kinds)}, found {found}")
+        self.index += 1
+        return token
+
+    def _accept(self, text: str) -> bool:
+        if self.tokens[self.index][1] == text and self.tokens[self.index][0] != "string":
+            self.index += 1
+            return True
+        return False
+
+    # -- grammar --------------------------------------------------------------------------------
+    def parse(self) -> tuple[str, str]:
+        if self._peek()[0] == "end":
+            raise ExpressionError(1, "empty expression")
+        code, result = self._or()
+        kind, text, column = self._peek()
+        if kind != "end":
+            raise ExpressionError(column, f"unexpected {text!r}")
+        return code, result
+
+    def _or(self) -> tuple[str, str]:
+        code, result = self._and()
+        while self._accept("or"):
+            right, _ = self._and()
+            code, result = f"({code} or {right})", "bool"
+        return code, result
+
+    def _and(self) -> tuple[str, str]:
+        code, result = self._not()
+        while self._accept("and"):
+            right, _ = self._not()
+            code, result = f"({code} and {right})", "bool"
+        return code, result
+
+    def _not(self) -> tuple[str, str]:
+        if self._accept("not"):
+            code, _ = self._not()
+            return f"(not {code})", "bool"
+        return self._comparison()
+
+    def _comparison(self) -> tuple[str, str]:
+        left, result = self._sum()
+        kind, text, column = self._peek()
+        if text in ("==", "!=", "<", "<=", ">", ">=") and kind == "op":
+            self.index += 1
+            right, _ = self._sum()
+            if self._peek()[1] in ("==", "!=", "<", "<=", ">", ">=") and self._peek()[0] == "op":
+                raise ExpressionError(self._peek()[2], "chained comparisons are not supported; "
+                                                       "use `and`")
+            return f"({left} {text} {right})", "bool"
+        negated = False
+        if kind == "not" and self.tokens[self.index + 1][0] == "in":
+            self.index += 1
+            negated = True
+        if self._accept("in"):
+            right, _ = self._sum()
+            return f"({left} {'not in' if negated else 'in'} {right})", "bool"
+        if negated:
+            raise ExpressionError(column, "expected `in` after `not`")
+        return left, result
+
+    def _sum(self) -> tuple[str, str]:
+        code, result = self._term()
+        while self._peek()[1] in ("+", "-") and self._peek()[0] == "op":
+            operator = self._take("op")[1]
+            right, right_type = self._term()
+            result = "str" if operator == "+" and result == right_type == "str" else "num"
+            code = f"({code} {operator} {right})"
+        return code, result
+
+    def _term(self) -> tuple[str, str]:
+        code, result = self._unary()
+        while self._peek()[1] in ("*", "/", "%") and self._peek()[0] == "op":
+            operator = self._take("op")[1]
+            right, _ = self._unary()
+            code, result = f"({code} {operator} {right})", "num"
+        return code, result
+
+    def _unary(self) -> tuple[str, str]:
+        if self._peek()[1] == "-" and self._peek()[0] == "op":
+            self.index += 1
+            code, _ = self._unary()
+            return f"(-{code})", "num"
+        return self._primary()
+
+    def _primary(self) -> tuple[str, str]:
+        kind, text, column = self._take("number", "string", "name", "duration", "true", "false",
+                                        "null", "(", "[")
+        if kind == "number":
+            return repr(float(text) if any(c in text for c in ".eE") else int(text)), "num"
+        if kind == "string":
+            return repr(self._unquote(text, column)), "str"
+        if kind == "duration":
+            raise ExpressionError(column, f"a duration ({text}) is only allowed as a window "
+                                          "function's argument; write the value in seconds "
+                                          "for arithmetic")
+        if kind in ("true", "false", "null"):
+            return {"true": "True", "false": "False", "null": "None"}[kind], (
+                "bool" if kind != "null" else "any")
+        if text == "(":
+            code, result = self._or()
+            self._take(")")
+            return f"({code})", result
+        if text == "[":
+            items = []
+            if not self._accept("]"):
+                items.append(self._or()[0])
+                while self._accept(","):
+                    items.append(self._or()[0])
+                self._take("]")
+            return f"({', '.join(items)}{',' if len(items) == 1 else ''})", "list"
+        if self._peek()[1] == "(" and self._peek()[0] == "op":
+            return self._call(text, column)
+        return self._field(text, column)
+
+    def _field(self, first: str, column: int) -> tuple[str, str]:
+        path = [first]
+        while self._peek()[1] == "." and self._peek()[0] == "op":
+            self.index += 1
+            kind, text, name_column = self._take("name")
+            path.append(text)
+        for part, part_column in zip(path, [column] * len(path)):
+            if part.startswith("_"):
+                bad_column = self.source.find(part, column - 1) + 1 or part_column
+                raise ExpressionError(bad_column, f"{part!r} is not a field name: names "
+                                                  "starting with '_' are reserved")
+        self.fields.add(".".join(path))
+        return field_code(path), "any"
+
+    def _call(self, name: str, column: int) -> tuple[str, str]:
+        self._take("(")
+        start = self.index
+        if name in ("min", "max") and self._count_arguments() == 2 and not self._has_duration():
+            return self._scalar_call(name, column)
+        if name in WINDOW_FUNCTIONS:
+            return self._window_call(name, column, start)
+        if name in SCALAR_FUNCTIONS:
+            return self._scalar_call(name, column)
+        if name == "previous":
+            return self._previous_call(column)
+        if name == "score":
+            return self._score_call(column)
+        allowed = sorted({*WINDOW_FUNCTIONS, *SCALAR_FUNCTIONS, "previous", "score"})
+        raise ExpressionError(column, f"unknown function {name!r} (allowed: {', '.join(allowed)})")
+
+    def _count_arguments(self) -> int:
+        depth, count, index = 0, 1, self.index
+        while True:
+            kind, text, _ = self.tokens[index]
+            if kind == "end":
+                return count
+            if kind == "op" and text in "([":
+                depth += 1
+            elif kind == "op" and text in ")]":
+                if depth == 0:
+                    return count
+                depth -= 1
+            elif kind == "op" and text == "," and depth == 0:
+                count += 1
+            index += 1
+
+    def _has_duration(self) -> bool:
+        depth, index = 0, self.index
+        while self.tokens[index][0] != "end":
+            kind, text, _ = self.tokens[index]
+            if kind == "duration" and depth == 0:
+                return True
+            if kind == "op" and text in "([":
+                depth += 1
+            elif kind == "op" and text in ")]":
+                if depth == 0:
+                    return False
+                depth -= 1
+            index += 1
+        return False
+
+    def _scalar_call(self, name: str, column: int) -> tuple[str, str]:
+        arity, result = SCALAR_FUNCTIONS[name]
+        arguments = [self._or()]
+        while self._accept(","):
+            arguments.append(self._or())
+        self._take(")")
+        if len(arguments) != arity:
+            raise ExpressionError(column, f"{name}() takes {arity} argument"
+                                          f"{'s' if arity > 1 else ''}, got {len(arguments)}")
+        codes = [code for code, _ in arguments]
+        if name == "exists":
+            if not self._is_field(codes[0]):
+                raise ExpressionError(column, "exists() takes a field, e.g. exists(attrs.floor)")
+            return f"({codes[0]} is not None)", "bool"
+        if name == "contains":
+            return f"_contains({codes[0]}, {codes[1]})", "bool"
+        if name == "matches":
+            pattern = self._literal_string(arguments[1], column, "matches()")
+            try:
+                compiled = re.compile(pattern)
+            except re.error as error:
+                raise ExpressionError(column, f"invalid regular expression {pattern!r}: "
+                                              f"{error}") from None
+            constant = f"_re{len(self.constants)}"
+            self.constants[constant] = compiled.search
+            return f"({constant}({codes[0]}) is not None)", "bool"
+        if name == "lower":
+            return f"_lower({codes[0]})", "str"
+        return f"_{name}({', '.join(codes)})", result
+
+    @staticmethod
+    def _is_field(code: str) -> bool:
+        return code.startswith("e.get(") or code.startswith("(e.get(")
+
+    @staticmethod
+    def _literal_string(argument: tuple[str, str], column: int, where: str) -> str:
+        code, result = argument
+        if result != "str" or not (code.startswith("'") or code.startswith('"')):
+            raise ExpressionError(column, f"{where} needs a string literal here")
+        return eval(code, {"__builtins__": {}})
+
+    def _window_call(self, name: str, column: int, start: int) -> tuple[str, str]:
+        if not self.allow_windows:
+            raise ExpressionError(column, f"window function {name}() is not allowed here")
+        takes_argument, result = WINDOW_FUNCTIONS[name]
+        argument = None
+        if takes_argument:
+            argument_start = self._peek()[2]
+            self._or()
+            argument = self.source[argument_start - 1:self._peek()[2] - 1].strip()
+            if self._peek()[1] != ",":
+                raise ExpressionError(column, f"{name}() takes a field and a duration, "
+                                              f"e.g. {name}(value, 10m)")
+            self._take(",")
+        duration = self._duration(name, column)
+        over = 0
+        if name == "avg_count":
+            if not (self._accept(",") and self._accept("over") and self._accept(":")):
+                raise ExpressionError(column, "avg_count() needs a reference period: "
+                                              "avg_count(1h, over: 7d)")
+            over = self._duration(name, column)
+            if over < 2 * duration:
+                raise ExpressionError(column, "avg_count(): the reference period `over` must be at "
+                                              "least twice the window")
+        self._take(")")
+        spec = WindowSpec(name, argument, duration, over)
+        if spec not in self.windows:
+            self.windows.append(spec)
+        return f"W[{self.windows.index(spec)}].value", result
+
+    def _duration(self, name: str, column: int) -> int:
+        kind, text, token_column = self._peek()
+        if kind != "duration":
+            raise ExpressionError(token_column, f"{name}() needs a duration such as 10m here, "
+                                                f"found {text!r}" if kind != "end" else
+                                                f"{name}() is not closed")
+        self.index += 1
+        duration = parse_duration(text)
+        if duration <= 0:
+            raise ExpressionError(token_column, "a window must be longer than zero")
+        return duration
+
+    def _previous_call(self, column: int) -> tuple[str, str]:
+        if not self.allow_windows:
+            raise ExpressionError(column, "previous() is not allowed here")
+        argument_start = self._peek()[2]
+        self._or()
+        argument = self.source[argument_start - 1:self._peek()[2] - 1].strip()
+        self._take(")")
+        spec = WindowSpec("previous", argument, 0)
+        if spec not in self.windows:
+            self.windows.append(spec)
+        return f"W[{self.windows.index(spec)}].value", "any"
+
+    def _score_call(self, column: int) -> tuple[str, str]:
+        kind, text, token_column = self._take("string")
+        model = self._unquote(text, token_column)
+        self._take(")")
+        if self.resolve_model is None:
+            raise ExpressionError(column, f"score({model!r}): no model of that id is defined "
+                                          "(declare it in the file's models: section)")
+        try:
+            self.resolve_model(model)
+        except ValueError as error:
+            raise ExpressionError(column, str(error)) from None
+        self.models.add(model)
+        return f"S[{model!r}]", "num"
+
+    @staticmethod
+    def _unquote(text: str, column: int) -> str:
+        body, out, index = text[1:-1], [], 0
+        while index < len(body):
+            char = body[index]
+            if char == "\\":
+                escaped = body[index + 1]
+                if escaped not in _ESCAPES:
+                    raise ExpressionError(column, f"unknown escape \\{escaped} in string")
+                out.append(_ESCAPES[escaped])
+                index += 2
+            else:
+                out.append(char)
+                index += 1
+        return "".join(out)
+
+
+def field_code(path: list[str]) -> str:
+    """Python source reading a dotted field from the event `e` (None when absent)."""
+    code = f"e.get({path[0]!r})"
+    for part in path[1:]:
+        code = f"({code} or _E).get({part!r})"
+    return code
