@@ -15,7 +15,7 @@ time at which `expire` alone would change `value`.
 ...     window.add(minute * 60_000, level)
 >>> round(window.value, 3)
 0.3
->>> window.expire(12 * 60_000)                  # the first two readings leave the window
+>>> window.expire(14 * 60_000)                  # the first two readings leave the window
 >>> window.value
 0.6
 """
