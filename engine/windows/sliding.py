@@ -16,7 +16,7 @@ time at which `expire` alone would change `value`.
 >>> round(window.value, 3)
 0.3
 >>> window.expire(14 * 60_000)                  # the first two readings leave the window
->>> window.value
+>>> round(window.value, 3)
 0.6
 """
 from __future__ import annotations
