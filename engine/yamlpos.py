@@ -10,6 +10,7 @@ subclasses carry the 1-based line of the container and of each item, and refuses
 """
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
@@ -45,10 +46,23 @@ class _Constructor(SafeConstructor):
     pass
 
 
+class _Loader(yaml.SafeLoader):
+    """YAML 1.2 booleans: only true/false. YAML 1.1 also reads on/off/yes/no as booleans, which
+    would turn a rule's `on:` key into True."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+                              list("tTfF"))
+
+
 def load(text: str, filename: str = "<string>") -> Any:
     """Decode one YAML document into located values; `YamlError` on a syntax error."""
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         raise YamlError(mark.line + 1 if mark else 1,

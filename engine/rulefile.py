@@ -1,0 +1,462 @@
+r"""Rule files: strict decoding of YAML into validated `RuleSpec`s, with every error located.
+
+Loading never stops at the first problem: it collects every error of every file, each with file,
+line, rule index and id, and raises one `RuleFileError` holding them all, so a rule author fixes a
+file in one pass. Nothing of a file with an error is used.
+
+>>> specs = load_text('''
+... rules:
+...   - id: waterlogging.level.high
+...     on: reading
+...     match: {type: water_level}
+...     when: value >= 0.15
+...     for: 5m
+...     severity: yellow
+... ''', "waterlogging.yaml")
+>>> specs[0].for_ms
+300000
+>>> try:
+...     load_text("rules:\n  - id: x\n    on: reading\n    whn: value > 1\n", "bad.yaml")
+... except RuleFileError as error:
+...     print(error)
+bad.yaml:4: rule 1 "x": unknown key 'whn' (did you mean 'when'?)
+bad.yaml:2: rule 1 "x": a rule needs `when`, `absent_for` or `sequence`
+"""
+from __future__ import annotations
+
+import difflib
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from engine.durations import parse_duration
+from engine.expr import Expression, ExpressionError, WindowSpec, compile_expression
+from engine.lifecycle import Level
+from engine.template import Template
+from engine.yamlpos import LocatedDict, LocatedList, YamlError, load
+
+__all__ = ["RuleSpec", "Step", "RuleError", "RuleFileError", "load_text", "load_paths",
+           "rule_files"]
+
+_RULE_KEYS = ("id", "title", "description", "on", "match", "key", "when", "for", "severity",
+              "clear", "clear_for", "cooldown", "labels", "summary", "absent_for", "sequence",
+              "within", "stale_after")
+_STEP_KEYS = ("match", "when")
+_TOP_KEYS = ("rules", "models")
+_KINDS = ("reading", "report")
+_LANGUAGES = ("zh", "en")
+_RULE_ID = re.compile(r"[a-z0-9][a-z0-9_.\-]*")
+REPORT_STALE_AFTER_MS = 3_600_000
+
+
+class RuleError(ValueError):
+    """One problem in a rule file, printed as `FILE:LINE: rule N "id": message`."""
+
+    def __init__(self, file: str, line: int, message: str, *, index: int | None = None,
+                 rule_id: str | None = None) -> None:
+        self.file, self.line, self.message = file, line, message
+        self.index, self.rule_id = index, rule_id
+        where = f"rule {index}" + (f" {rule_id!r}".replace("'", '"') if rule_id else "") + ": " \
+            if index is not None else ""
+        super().__init__(f"{file}:{line}: {where}{message}")
+
+
+class RuleFileError(ValueError):
+    """Every error found while loading a set of rule files; nothing of them is to be used."""
+
+    def __init__(self, errors: list[RuleError]) -> None:
+        self.errors = errors
+        super().__init__("\n".join(str(error) for error in errors))
+
+
+@dataclass
+class Step:
+    match: dict[str, tuple]
+    when: Expression | None
+    kinds: tuple[str, ...]
+    windows: list[WindowSpec] = field(default_factory=list)
+
+
+@dataclass
+class RuleSpec:
+    id: str
+    file: str
+    line: int
+    on: tuple[str, ...]
+    match: dict[str, tuple]
+    key: tuple[str, ...]
+    title: dict[str, str]
+    summary: dict[str, Template]
+    labels: dict[str, str]
+    severity: list[tuple[Expression | None, Level]]
+    when: Expression | None = None
+    clear: Expression | None = None
+    for_ms: int = 0
+    clear_for_ms: int = 0
+    cooldown_ms: int = 0
+    absent_for_ms: int = 0
+    sequence: list[Step] = field(default_factory=list)
+    within_ms: int = 0
+    stale_after_ms: int = 0
+    windows: list[WindowSpec] = field(default_factory=list)
+    fingerprint: str = ""
+
+    @property
+    def shape(self) -> str:
+        if self.absent_for_ms:
+            return "absence"
+        if self.sequence:
+            return "sequence"
+        return "condition"
+
+
+def rule_files(paths: list[str | Path]) -> list[Path]:
+    """The rule files named by paths: files as given, directories searched for `*.yaml`.
+
+    Rule unit tests (`*.test.yaml`) and the duty list (`duty.yaml`) are not rule files.
+    """
+    files: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            files.extend(sorted(p for p in path.rglob("*.y*ml") if _is_rule_file(p)))
+        else:
+            files.append(path)
+    return files
+
+
+def _is_rule_file(path: Path) -> bool:
+    return (path.suffix in (".yaml", ".yml") and not path.name.endswith((".test.yaml", ".test.yml"))
+            and path.stem != "duty" and "tests" not in path.parts[-2:-1])
+
+
+def load_paths(paths: list[str | Path]) -> list[RuleSpec]:
+    """Load and validate every rule file under paths; one `RuleFileError` lists all problems."""
+    specs: list[RuleSpec] = []
+    errors: list[RuleError] = []
+    files = rule_files(paths)
+    if not files:
+        raise RuleFileError([RuleError(str(paths[0]) if paths else ".", 1, "no rule files found")])
+    for path in files:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            errors.append(RuleError(str(path), 1, f"cannot read: {error}"))
+            continue
+        try:
+            specs.extend(load_text(text, str(path)))
+        except RuleFileError as error:
+            errors.extend(error.errors)
+    errors.extend(_duplicate_ids(specs))
+    if errors:
+        raise RuleFileError(errors)
+    return specs
+
+
+def load_text(text: str, filename: str) -> list[RuleSpec]:
+    """Validate the rules of one file's text; `RuleFileError` with every problem otherwise."""
+    try:
+        document = load(text, filename)
+    except YamlError as error:
+        raise RuleFileError([RuleError(filename, error.line, error.message)]) from None
+    loader = _FileLoader(filename)
+    specs = loader.document(document)
+    loader.errors.extend(_duplicate_ids(specs))
+    if loader.errors:
+        raise RuleFileError(loader.errors)
+    return specs
+
+
+def _duplicate_ids(specs: list[RuleSpec]) -> list[RuleError]:
+    first: dict[str, RuleSpec] = {}
+    errors = []
+    for spec in specs:
+        if spec.id in first:
+            other = first[spec.id]
+            if other.file == spec.file and other.line == spec.line:
+                continue
+            errors.append(RuleError(spec.file, spec.line, f"duplicate rule id {spec.id!r} "
+                                    f"(first defined at {other.file}:{other.line})"))
+        else:
+            first[spec.id] = spec
+    return errors
+
+
+class _Invalid(Exception):
+    """A rule that already reported its errors and cannot be built."""
+
+
+class _FileLoader:
+    def __init__(self, filename: str) -> None:
+        self.file = filename
+        self.errors: list[RuleError] = []
+        self.index: int | None = None
+        self.rule_id: str | None = None
+
+    def error(self, line: int, message: str) -> None:
+        self.errors.append(RuleError(self.file, line, message, index=self.index,
+                                     rule_id=self.rule_id))
+
+    def document(self, document: Any) -> list[RuleSpec]:
+        if document is None:
+            self.error(1, "empty file: expected a mapping with a `rules:` list")
+            return []
+        if not isinstance(document, LocatedDict):
+            self.error(getattr(document, "line", 1), "expected a mapping with a `rules:` list")
+            return []
+        self.unknown_keys(document, _TOP_KEYS)
+        if "models" in document:
+            self.error(document.line_of("models"), "models: anomaly models are not available "
+                                                   "in this version of ewe")
+        rules = document.get("rules")
+        if not isinstance(rules, LocatedList):
+            self.error(document.line_of("rules"), "`rules:` must be a list of rules")
+            return []
+        specs = []
+        for index, rule in enumerate(rules, start=1):
+            self.index, self.rule_id = index, None
+            line = rules.line_of(index - 1)
+            if not isinstance(rule, LocatedDict):
+                self.error(line, "a rule must be a mapping")
+                continue
+            errors_before = len(self.errors)
+            try:
+                spec = self.rule(rule, text_of(rule))
+            except _Invalid:
+                continue
+            if len(self.errors) == errors_before:
+                specs.append(spec)
+        self.index = self.rule_id = None
+        return specs
+
+    def unknown_keys(self, mapping: LocatedDict, allowed: tuple[str, ...]) -> None:
+        for key in mapping:
+            if key not in allowed:
+                close = difflib.get_close_matches(str(key), allowed, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else \
+                    f" (allowed: {', '.join(allowed)})"
+                self.error(mapping.line_of(key), f"unknown key {key!r}{hint}")
+
+    # -- one rule ------------------------------------------------------------------------------
+    def rule(self, rule: LocatedDict, source: bytes) -> RuleSpec:
+        rule_id = rule.get("id")
+        if not isinstance(rule_id, str) or not _RULE_ID.fullmatch(rule_id):
+            self.error(rule.line_of("id"), "`id` is required: lowercase letters, digits and . _ -, "
+                                           "e.g. waterlogging.level.high")
+            raise _Invalid
+        self.rule_id = rule_id
+        self.unknown_keys(rule, _RULE_KEYS)
+        on = self.kinds(rule)
+        windows: list[WindowSpec] = []
+        shape_keys = [k for k in ("when", "absent_for", "sequence") if k in rule]
+        if len(shape_keys) > 1:
+            first, second = shape_keys[:2]
+            self.error(rule.line_of(second), f"`{second}` cannot be combined with `{first}` "
+                                             f"(line {rule.line_of(first)}): a rule has one shape")
+            raise _Invalid
+        if not shape_keys:
+            self.error(rule.line, "a rule needs `when`, `absent_for` or `sequence`")
+            raise _Invalid
+        shape = shape_keys[0]
+        for name, allowed_with in (("for", ("when",)), ("clear", ("when",)),
+                                   ("within", ("sequence",)), ("stale_after", ("when",))):
+            if name in rule and shape not in allowed_with:
+                self.error(rule.line_of(name), f"`{name}` does not apply to a rule with `{shape}`")
+        if shape == "sequence" and "within" not in rule:
+            self.error(rule.line_of("sequence"), "a `sequence` needs `within` (e.g. within: 10m)")
+        match = self.match(rule, "match", rule, on)
+        key = self.key(rule, on)
+        spec = RuleSpec(
+            id=rule_id, file=self.file, line=rule.line, on=on, match=match, key=key,
+            title=self.texts(rule, "title", default=rule_id),
+            summary={lang: self.template(rule, "summary", text)
+                     for lang, text in self.texts(rule, "summary", default="").items() if text},
+            labels=self.labels(rule),
+            severity=self.severity(rule, windows),
+            for_ms=self.duration(rule, "for"),
+            clear_for_ms=self.duration(rule, "clear_for"),
+            cooldown_ms=self.duration(rule, "cooldown"),
+            absent_for_ms=self.duration(rule, "absent_for", positive=True),
+            within_ms=self.duration(rule, "within", positive=True),
+            windows=windows,
+            fingerprint=hashlib.blake2b(source, digest_size=8).hexdigest(),
+        )
+        if shape == "when":
+            spec.when = self.expression(rule, "when", windows)
+            if "clear" in rule:
+                spec.clear = self.expression(rule, "clear", windows)
+        if shape == "sequence":
+            spec.sequence = self.steps(rule, on)
+        if "stale_after" in rule:
+            spec.stale_after_ms = self.duration(rule, "stale_after", positive=True)
+        elif shape == "when" and on == ("report",):
+            spec.stale_after_ms = REPORT_STALE_AFTER_MS
+        return spec
+
+    def kinds(self, rule: LocatedDict) -> tuple[str, ...]:
+        on = rule.get("on")
+        kinds = on if isinstance(on, list) else [on]
+        if on is None or not kinds or any(kind not in _KINDS for kind in kinds):
+            self.error(rule.line_of("on"), "`on` must be reading, report or [reading, report]")
+            raise _Invalid
+        return tuple(dict.fromkeys(kinds))
+
+    def match(self, owner: LocatedDict, name: str, rule: LocatedDict,
+              on: tuple[str, ...]) -> dict[str, tuple]:
+        match = owner.get(name, {})
+        if not isinstance(match, dict):
+            self.error(owner.line_of(name), "`match` must be a mapping of field: value or "
+                                            "field: [values]")
+            return {}
+        result = {}
+        for path, wanted in match.items():
+            values = wanted if isinstance(wanted, list) else [wanted]
+            line = match.line_of(path) if isinstance(match, LocatedDict) else owner.line_of(name)
+            if not isinstance(path, str) or not re.fullmatch(r"[A-Za-z]\w*(\.\w+)*", path):
+                self.error(line, f"match: {path!r} is not a field name (e.g. type, attrs.profile)")
+                continue
+            if not values or any(isinstance(v, (dict, list)) or v is None for v in values):
+                self.error(line, f"match: {path} must be a value or a list of values")
+                continue
+            result[path] = tuple(values)
+        kinds = result.get("kind")
+        if kinds and not set(kinds) <= set(on):
+            self.error(owner.line_of(name), f"match: kind {list(kinds)} is not among "
+                                            f"`on: {list(on)}`")
+        return result
+
+    def key(self, rule: LocatedDict, on: tuple[str, ...]) -> tuple[str, ...]:
+        if "key" not in rule:
+            if "report" in on:
+                self.error(rule.line, "rules on reports need a `key` (e.g. location.grid)")
+            return ("device_id",)
+        key = rule["key"]
+        paths = key if isinstance(key, list) else [key]
+        if not paths or not all(isinstance(p, str) and re.fullmatch(r"[A-Za-z]\w*(\.\w+)*", p)
+                                for p in paths):
+            self.error(rule.line_of("key"), "`key` must be a field (e.g. location.building) or a "
+                                            "list of fields")
+            return ("device_id",)
+        return tuple(paths)
+
+    def texts(self, rule: LocatedDict, name: str, default: str) -> dict[str, str]:
+        value = rule.get(name, default)
+        if isinstance(value, str):
+            return {lang: value for lang in _LANGUAGES}
+        if isinstance(value, LocatedDict) and value and all(
+                lang in _LANGUAGES and isinstance(text, str) for lang, text in value.items()):
+            return dict(value)
+        self.error(rule.line_of(name), f"`{name}` must be a text or {{zh: ..., en: ...}}")
+        return {}
+
+    def template(self, rule: LocatedDict, name: str, text: str) -> Template:
+        try:
+            return Template(text)
+        except ValueError as error:
+            self.error(rule.line_of(name), f"{name}: {error}")
+            return Template("")
+
+    def labels(self, rule: LocatedDict) -> dict[str, str]:
+        labels = rule.get("labels", {})
+        if not isinstance(labels, dict) or not all(
+                isinstance(k, str) and isinstance(v, (str, int, float)) and not isinstance(v, bool)
+                for k, v in labels.items()):
+            self.error(rule.line_of("labels"), "`labels` must map names to texts")
+            return {}
+        return {k: str(v) for k, v in labels.items()}
+
+    def severity(self, rule: LocatedDict, windows: list[WindowSpec]) -> list:
+        severity = rule.get("severity")
+        line = rule.line_of("severity")
+        if severity is None:
+            self.error(rule.line, "`severity` is required: blue, yellow, orange, red or a ladder")
+            return []
+        if isinstance(severity, str):
+            return [(None, self.level(severity, line))]
+        if not isinstance(severity, LocatedList) or not severity:
+            self.error(line, "`severity` must be a level or a list of {when: ..., level: ...}")
+            return []
+        ladder = []
+        for index, step in enumerate(severity):
+            step_line = severity.line_of(index)
+            if not isinstance(step, LocatedDict) or "level" not in step:
+                self.error(step_line, "each severity step is {when: EXPRESSION, level: LEVEL}")
+                continue
+            self.unknown_keys(step, ("when", "level"))
+            condition = self.expression(step, "when", windows) if "when" in step else None
+            ladder.append((condition, self.level(step["level"], step.line_of("level"))))
+        return ladder
+
+    def level(self, name: Any, line: int) -> Level:
+        try:
+            return Level[name]
+        except (KeyError, TypeError):
+            self.error(line, f"unknown severity {name!r} (blue, yellow, orange, red)")
+            return Level.blue
+
+    def duration(self, rule: LocatedDict, name: str, positive: bool = False) -> int:
+        if name not in rule:
+            return 0
+        try:
+            value = parse_duration(rule[name])
+        except ValueError as error:
+            self.error(rule.line_of(name), f"{name}: {error}")
+            return 0
+        if positive and value <= 0:
+            self.error(rule.line_of(name), f"{name}: must be longer than zero")
+        return value
+
+    def expression(self, owner: LocatedDict, name: str, windows: list[WindowSpec],
+                   allow_windows: bool = True) -> Expression | None:
+        source = owner.get(name)
+        line = owner.line_of(name)
+        if isinstance(source, bool):
+            source = "true" if source else "false"
+        if not isinstance(source, (str, int, float)):
+            self.error(line, f"`{name}` must be an expression")
+            return None
+        try:
+            expression = compile_expression(str(source), windows=windows,
+                                            allow_windows=allow_windows)
+        except ExpressionError as error:
+            self.error(line, f"{name}: {error}")
+            return None
+        if expression.result not in ("bool", "any"):
+            self.error(line, f"{name}: {source!r} is not a condition (it gives a "
+                             f"{'number' if expression.result == 'num' else 'text'}); "
+                             "compare it, e.g. value > 1")
+            return None
+        for window in list(windows):
+            if window.argument is not None:
+                try:
+                    compile_expression(window.argument, allow_windows=False)
+                except ExpressionError as error:
+                    self.error(line, f"{name}: in {window.function}(): {error}")
+                    windows.remove(window)
+        return expression
+
+    def steps(self, rule: LocatedDict, on: tuple[str, ...]) -> list[Step]:
+        sequence = rule["sequence"]
+        if not isinstance(sequence, LocatedList) or len(sequence) < 2:
+            self.error(rule.line_of("sequence"), "`sequence` must list at least two steps")
+            return []
+        steps = []
+        for index, step in enumerate(sequence):
+            if not isinstance(step, LocatedDict):
+                self.error(sequence.line_of(index), "a sequence step is {match: ..., when: ...}")
+                continue
+            self.unknown_keys(step, _STEP_KEYS)
+            match = self.match(step, "match", rule, on)
+            kinds = match.get("kind", on)
+            step_windows: list[WindowSpec] = []
+            when = self.expression(step, "when", step_windows) if "when" in step else None
+            steps.append(Step(match, when, tuple(kinds), step_windows))
+        return steps
+
+
+def text_of(rule: LocatedDict) -> bytes:
+    """A canonical serialisation of a rule's definition, for its fingerprint."""
+    return orjson.dumps(rule, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS, default=str)
