@@ -1,0 +1,52 @@
+"""The absence shape: `absent_for` (missing heartbeat, no water use, flatline of a feed).
+
+A key is known from its first matching event. When event time passes its last event by
+`absent_for`, the condition starts to hold (the episode starts at that instant, not at the last
+event); the key's next matching event ends it. Absence is decided by the watermark, never by the
+wall clock, so a replay raises exactly the absences the live stream raised.
+"""
+from __future__ import annotations
+
+from engine.lifecycle import Phase
+from engine.rulefile import RuleSpec
+from engine.shapes.base import Clock, KeyState, Rule, compile_matcher
+
+__all__ = ["AbsenceRule"]
+
+
+class AbsenceRule(Rule):
+    shape = "absence"
+
+    def __init__(self, spec: RuleSpec, clock: Clock, routed_fields: tuple[str, ...]) -> None:
+        super().__init__(spec, clock)
+        self.matcher = compile_matcher(spec.match, skip=routed_fields)
+        self.absent_for = spec.absent_for_ms
+
+    def observe(self, t: int, event: dict) -> None:
+        if self.matcher is not None and not self.matcher(event):
+            return
+        keyed = self.state_for(event)
+        if keyed is None:
+            return
+        key, state = keyed
+        state.last = event
+        state.last_t = t
+        self.evaluations += 1
+        if state.episode.phase is not Phase.inactive:
+            state.evidence.append(event)
+            self.observe_at(key, state, t, False, True, None)
+        else:
+            state.evidence.clear()
+            state.evidence.append(event)
+        self.reschedule(key, state)
+
+    def due(self, state: KeyState) -> int | None:
+        if state.episode.phase is Phase.inactive:
+            return state.last_t + self.absent_for
+        return super().due(state)
+
+    def wake_shape(self, key: str, state: KeyState, at: int) -> None:
+        silent_since = state.last_t + self.absent_for
+        if state.episode.phase is Phase.inactive and at >= silent_since:
+            level = self.level_for(state.last, state.windows)
+            self.observe_at(key, state, silent_since, True, False, level)

@@ -1,0 +1,231 @@
+"""What every rule shape shares: per-key state, keys, evidence, timers and alert records.
+
+A shape (condition, absence, sequence) decides *whether its condition holds* at an instant of
+event time; this base turns those observations into episodes through `engine.lifecycle` and into
+alert records. Per-key state lives in `Rule.states`; timers go to the evaluator's `Clock`, which
+wakes the rule for a key when event time (the watermark) reaches the requested instant.
+"""
+from __future__ import annotations
+
+from collections import deque
+from heapq import heappush
+from typing import Any, Callable
+
+from engine.events import format_timestamp
+from engine.expr import compile_expression, field_code
+from engine.identity import alert_id
+from engine.lifecycle import Episode, Level, Phase, Policy, advance, expire
+from engine.rulefile import RuleSpec
+from engine.windows import make_window
+
+__all__ = ["Rule", "KeyState", "Clock", "EVIDENCE_LIMIT"]
+
+EVIDENCE_LIMIT = 5
+_TEXT_EVIDENCE_CHARS = 200
+
+
+class Clock:
+    """The timer queue and output of one evaluator, shared by its rules."""
+
+    def __init__(self) -> None:
+        self.timers: list[tuple[int, int, str, str]] = []
+        self.sequence = 0
+        self.records: list[dict] = []
+
+    def schedule(self, rule_id: str, key: str, state: "KeyState", at: int) -> None:
+        if state.queued is None or at < state.queued:
+            state.queued = at
+            self.sequence += 1
+            heappush(self.timers, (at, self.sequence, rule_id, key))
+
+
+class KeyState:
+    """Everything a rule remembers about one key."""
+
+    __slots__ = ("episode", "windows", "evidence", "last", "last_t", "hold_until", "queued",
+                 "stages")
+
+    def __init__(self, windows: list) -> None:
+        self.episode = Episode()
+        self.windows = windows
+        self.evidence: deque[dict] = deque(maxlen=EVIDENCE_LIMIT)
+        self.last: dict | None = None
+        self.last_t = 0
+        self.hold_until: int | None = None
+        self.queued: int | None = None
+        self.stages: list | None = None
+
+    def __getstate__(self) -> tuple:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __setstate__(self, state: tuple) -> None:
+        for name, value in zip(self.__slots__, state):
+            setattr(self, name, value)
+
+
+def compile_getter(paths: tuple[str, ...]) -> Callable[[dict], Any]:
+    """A function reading the (dotted) key fields of an event as one text, None if any is absent."""
+    parts = [field_code(path.split(".")) for path in paths]
+    if len(parts) == 1:
+        source = f"lambda e: _text({parts[0]})"
+    else:
+        source = f"lambda e: _join(({', '.join(parts)},))"
+    return eval(source, {"__builtins__": {}, "_E": {}, "_text": _text, "_join": _join})
+
+
+def compile_matcher(match: dict[str, tuple], skip: tuple[str, ...] = ()) -> Callable | None:
+    """A predicate for the `match` conditions not already guaranteed by routing (None: none left)."""
+    tests = []
+    for path, values in match.items():
+        if path in skip:
+            continue
+        code = field_code(path.split("."))
+        tests.append(f"{code} == {values[0]!r}" if len(values) == 1 else f"{code} in {values!r}")
+    if not tests:
+        return None
+    return eval(f"lambda e: {' and '.join(tests)}", {"__builtins__": {}, "_E": {}})
+
+
+def _text(value: Any) -> str | None:
+    if value is None or isinstance(value, (dict, list)):
+        return None
+    return value if type(value) is str else str(value)
+
+
+def _join(values: tuple) -> str | None:
+    texts = [_text(value) for value in values]
+    return None if None in texts else "/".join(texts)
+
+
+class Rule:
+    """A compiled rule of any shape; subclasses implement `observe` and `wake_shape`."""
+
+    shape = "base"
+
+    def __init__(self, spec: RuleSpec, clock: Clock) -> None:
+        self.spec = spec
+        self.id = spec.id
+        self.clock = clock
+        self.policy = Policy(spec.for_ms, spec.clear_for_ms, spec.cooldown_ms)
+        self.key_of = compile_getter(spec.key)
+        self.states: dict[str, KeyState] = {}
+        self.unkeyed = 0
+        self.evaluations = 0
+        self.window_specs = spec.windows
+        self.window_arguments = [self._argument(w.argument) for w in spec.windows]
+        self._labels = spec.labels
+        self._title = spec.title
+
+    @staticmethod
+    def _argument(source: str | None) -> Callable[[dict], Any] | None:
+        if source is None:
+            return None
+        function = compile_expression(source, allow_windows=False).evaluate
+
+        def argument(event: dict) -> Any:
+            try:
+                return function(event, ())
+            except (TypeError, AttributeError, ZeroDivisionError, ValueError):
+                return None
+
+        return argument
+
+    def new_state(self) -> KeyState:
+        return KeyState([make_window(spec) for spec in self.window_specs])
+
+    def state_for(self, event: dict) -> tuple[str, KeyState] | None:
+        key = self.key_of(event)
+        if key is None:
+            self.unkeyed += 1
+            return None
+        state = self.states.get(key)
+        if state is None:
+            state = self.states[key] = self.new_state()
+        return key, state
+
+    # -- the parts shapes call ------------------------------------------------------------------
+    def level_for(self, event: dict, windows: list) -> Level:
+        for condition, level in self.spec.severity:
+            if condition is None or condition.test(event, windows):
+                return level
+        return self.spec.severity[-1][1]
+
+    def observe_at(self, key: str, state: KeyState, t: int, holds: bool, clears: bool,
+                   level: Level | None) -> None:
+        """Feed one observation to the key's episode and emit what changed."""
+        change = advance(state.episode, self.policy, t, holds=holds, clears=clears, level=level)
+        if change is not None:
+            self.emit(key, state, change)
+
+    def wake(self, key: str, at: int) -> None:
+        """The clock reached `at` for this key: complete waits, expire holds and windows."""
+        state = self.states.get(key)
+        if state is None:
+            return
+        if state.queued == at:
+            state.queued = None
+        due = self.due(state)
+        if due is None:
+            return
+        if due > at:
+            self.clock.schedule(self.id, key, state, due)
+            return
+        change = expire(state.episode, self.policy, due)
+        if change is not None:
+            self.emit(key, state, change)
+        self.wake_shape(key, state, due)
+        self.reschedule(key, state)
+
+    def wake_shape(self, key: str, state: KeyState, at: int) -> None:
+        if state.hold_until is not None and at >= state.hold_until:
+            state.hold_until = None
+            if state.episode.phase is not Phase.inactive:
+                self.observe_at(key, state, at, False, True, None)
+
+    def due(self, state: KeyState) -> int | None:
+        """The next instant at which this key needs a look without an event."""
+        episode = state.episode
+        if episode.phase is Phase.inactive:
+            return None
+        moments = [m for m in (episode.deadline(self.policy), state.hold_until) if m is not None]
+        return min(moments) if moments else None
+
+    def reschedule(self, key: str, state: KeyState) -> None:
+        due = self.due(state)
+        if due is not None:
+            self.clock.schedule(self.id, key, state, due)
+
+    def emit(self, key: str, state: KeyState, change: str) -> None:
+        episode = state.episode
+        event = state.last or {}
+        alert = {"key": key, "rule": self.id, "severity": episode.level.name,
+                 "occurrences": episode.occurrences}
+        self.clock.records.append({
+            "id": alert_id(self.id, key, episode.starts_at),
+            "rule": self.id,
+            "key": key,
+            "severity": episode.level.name,
+            "status": "resolved" if change == "resolved" else "firing",
+            "change": change,
+            "at": format_timestamp(episode.changed_at),
+            "starts_at": format_timestamp(episode.starts_at),
+            "labels": self._labels,
+            "title": self._title,
+            "summary": {lang: template.render(event, alert)
+                        for lang, template in self.spec.summary.items()},
+            "location": event.get("location"),
+            "evidence": [_evidence(item) for item in state.evidence],
+            "occurrences": episode.occurrences,
+        })
+
+
+def _evidence(event: dict) -> dict:
+    item = {"id": event.get("id"), "ts": event.get("ts")}
+    if event.get("kind") == "reading":
+        item["device_id"] = event.get("device_id")
+        item["type"] = event.get("type")
+        item["value"] = event.get("value")
+    else:
+        item["category"] = event.get("category")
+        item["text"] = (event.get("text") or "")[:_TEXT_EVIDENCE_CHARS]
+    return item

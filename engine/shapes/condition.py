@@ -1,0 +1,83 @@
+"""The condition shape: `when` (threshold, frequency, spike, change and report rules).
+
+The condition is evaluated on each matching event of the key, after the event has entered the
+key's windows. Its verdict holds until the next matching event, with two exceptions that let an
+alert end without new events: while an episode is pending or firing, the condition is evaluated
+again whenever a window's contents expire (so `count(1h) >= 3` stops holding an hour after the
+third-last report), and with `stale_after` a true verdict lapses when no matching event arrived
+for that long (rules on reports lapse after an hour unless they say otherwise).
+"""
+from __future__ import annotations
+
+from engine.lifecycle import Phase
+from engine.rulefile import RuleSpec
+from engine.shapes.base import Clock, KeyState, Rule, compile_matcher
+
+__all__ = ["ConditionRule"]
+
+_TIMELESS_WINDOWS = ("previous", "first_seen")
+
+
+class ConditionRule(Rule):
+    shape = "condition"
+
+    def __init__(self, spec: RuleSpec, clock: Clock, routed_fields: tuple[str, ...]) -> None:
+        super().__init__(spec, clock)
+        self.matcher = compile_matcher(spec.match, skip=routed_fields)
+        self.when = spec.when
+        self.clear = spec.clear
+        self.windowed = bool(spec.windows)
+        self.time_windows = any(w.function not in _TIMELESS_WINDOWS for w in spec.windows)
+        self.stale_after = spec.stale_after_ms
+
+    def observe(self, t: int, event: dict) -> None:
+        if self.matcher is not None and not self.matcher(event):
+            return
+        keyed = self.state_for(event)
+        if keyed is None:
+            return
+        key, state = keyed
+        windows = state.windows
+        for window, argument in zip(windows, self.window_arguments):
+            window.add(t, argument(event) if argument is not None else None)
+        state.last = event
+        state.last_t = t
+        self.evaluations += 1
+        holds = self.when.test(event, windows)
+        episode = state.episode
+        if self.windowed:
+            state.evidence.append(event)   # the lead-up matters: the reports that made the count
+        elif holds:
+            if episode.phase is Phase.inactive:
+                state.evidence.clear()
+            state.evidence.append(event)
+        if not holds and episode.phase is Phase.inactive:
+            return
+        self._judge(key, state, t, holds)
+
+    def _judge(self, key: str, state: KeyState, t: int, holds: bool) -> None:
+        event, windows = state.last, state.windows
+        clears = self.clear.test(event, windows) if self.clear is not None else not holds
+        level = self.level_for(event, windows) if holds else None
+        if holds and self.stale_after:
+            state.hold_until = t + self.stale_after
+        self.observe_at(key, state, t, holds, clears, level)
+        self.reschedule(key, state)
+
+    def due(self, state: KeyState) -> int | None:
+        due = super().due(state)
+        if self.time_windows and state.episode.phase is not Phase.inactive:
+            for window in state.windows:
+                change = window.next_change()
+                if change is not None and (due is None or change < due):
+                    due = change
+        return due
+
+    def wake_shape(self, key: str, state: KeyState, at: int) -> None:
+        if state.hold_until is not None and at >= state.hold_until:
+            super().wake_shape(key, state, at)
+            return
+        if self.time_windows and state.episode.phase is not Phase.inactive:
+            for window in state.windows:
+                window.expire(at)
+            self._judge(key, state, at, self.when.test(state.last, state.windows))

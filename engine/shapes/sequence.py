@@ -1,0 +1,68 @@
+"""The sequence shape: steps that must follow each other for one key `within` a duration.
+
+Each step has its own `match` and optional `when` (with its own windows, over the events that
+match that step). The rule remembers, per step, the start of the latest partial sequence that has
+reached it; an event completing the last step within `within` of that start makes the condition
+hold for `within` (then it lapses, unless completed again). One event never serves two steps.
+"""
+from __future__ import annotations
+
+from engine.rulefile import RuleSpec
+from engine.shapes.base import Clock, KeyState, Rule, compile_matcher
+from engine.windows import make_window
+
+__all__ = ["SequenceRule"]
+
+
+class SequenceRule(Rule):
+    shape = "sequence"
+
+    def __init__(self, spec: RuleSpec, clock: Clock) -> None:
+        super().__init__(spec, clock)
+        self.within = spec.within_ms
+        self.steps = [(compile_matcher(step.match), step.when,
+                       [self._argument(w.argument) for w in step.windows], step.windows)
+                      for step in spec.sequence]
+        self.last_step = len(self.steps) - 1
+
+    def new_state(self) -> KeyState:
+        state = KeyState([[make_window(w) for w in windows] for *_, windows in self.steps])
+        state.stages = [None] * len(self.steps)
+        return state
+
+    def observe(self, t: int, event: dict) -> None:
+        keyed = None
+        for index in range(self.last_step, -1, -1):
+            matcher, when, arguments, _ = self.steps[index]
+            if matcher is not None and not matcher(event):
+                continue
+            if keyed is None:
+                keyed = self.state_for(event)
+                if keyed is None:
+                    return
+                self.evaluations += 1
+            key, state = keyed
+            windows = state.windows[index]
+            for window, argument in zip(windows, arguments):
+                window.add(t, argument(event) if argument is not None else None)
+            if when is not None and not when.test(event, windows):
+                continue
+            stages = state.stages
+            if index == 0:
+                stages[1] = t
+                state.evidence.append(event)
+                continue
+            start = stages[index]
+            if start is None or t - start > self.within:
+                continue
+            state.evidence.append(event)
+            if index < self.last_step:
+                if stages[index + 1] is None or start > stages[index + 1]:
+                    stages[index + 1] = start
+                continue
+            state.stages = [None] * len(self.steps)
+            state.last = event
+            state.last_t = t
+            state.hold_until = t + self.within
+            self.observe_at(key, state, t, True, False, self.level_for(event, []))
+            self.reschedule(key, state)
