@@ -401,9 +401,13 @@ class _Parser:
         duration = self._duration(name, column)
         over = 0
         if name == "avg_count":
-            if not (self._accept(",") and self._accept("over") and self._accept(":")):
+            # `over 7d`, `over: 7d` and plain `7d` all read the same: `over: 7d` needs quoting
+            # in YAML (": " starts a mapping), so the colon is optional.
+            if not self._accept(","):
                 raise ExpressionError(column, "avg_count() needs a reference period: "
-                                              "avg_count(1h, over: 7d)")
+                                              "avg_count(1h, over 7d)")
+            if self._accept("over"):
+                self._accept(":")
             over = self._duration(name, column)
             if over < 2 * duration:
                 raise ExpressionError(column, "avg_count(): the reference period `over` must be at "

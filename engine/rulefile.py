@@ -272,8 +272,8 @@ class _FileLoader:
         spec = RuleSpec(
             id=rule_id, file=self.file, line=rule.line, on=on, match=match, key=key,
             title=self.texts(rule, "title", default=rule_id),
-            summary={lang: self.template(rule, "summary", text)
-                     for lang, text in self.texts(rule, "summary", default="").items() if text},
+            summary={lang: self.template(rule, "summary", text) for lang, text in
+                     self.texts(rule, "summary", default=rule.get("title", rule_id)).items()},
             labels=self.labels(rule),
             severity=self.severity(rule, windows),
             for_ms=self.duration(rule, "for"),
