@@ -27,7 +27,7 @@ def normal_reading(device: Device, hour: float, rng: random.Random) -> tuple[flo
     if kind == "gas":
         return round(max(0.0, 0.5 + rng.gauss(0, 0.3)), 2), None
     if kind == "elevator":
-        if rng.random() < 0.002:
+        if rng.random() < 0.0005:
             return 1.0, {"state": "fault", "fault": "door"}
         return 0.0, {"state": "ok"}
     if kind == "manhole_tilt":

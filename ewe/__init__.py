@@ -1,0 +1,1 @@
+"""The `ewe` command: the composition root that wires engine, streams and center together."""

@@ -1,0 +1,3 @@
+from ewe.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,285 @@
+"""`ewe`: check, test and replay rules; simulate a city.
+
+The command only wires things together: every decision is made in `engine/`.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import BinaryIO, Iterator
+
+import orjson
+
+from engine.backtest import score
+from engine.durations import parse_duration
+from engine.evaluator import DEFAULT_LATENESS_MS, Evaluator
+from engine.events import EventError, decode, parse_timestamp
+from engine.pack import Pack
+from engine.rulefile import RuleFileError, rule_files
+from engine.ruletest import run_file
+from engine.simulation import DEFAULT_START_MS, simulate
+
+SHIPPED_RULES = Path(__file__).resolve().parent.parent / "rules"
+_BATCH = 4096
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "run"):
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return args.run(args)
+    except BrokenPipeError:
+        return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ewe", description="Event-driven early warnings for "
+                                     "city and community operations centers.")
+    commands = parser.add_subparsers(title="commands")
+
+    rules = commands.add_parser("rules", help="check and unit-test rule files")
+    rule_commands = rules.add_subparsers(title="rule commands")
+    check = rule_commands.add_parser("check", help="validate rule files; errors as FILE:LINE")
+    check.add_argument("paths", nargs="+", metavar="PATH", help="rule files or directories")
+    check.set_defaults(run=_rules_check)
+    test = rule_commands.add_parser("test", help="run rule unit tests (*.test.yaml)")
+    test.add_argument("files", nargs="+", metavar="FILE", help="test files or directories")
+    test.set_defaults(run=_rules_test)
+
+    replay = commands.add_parser("replay", help="evaluate a JSON-lines file of events")
+    replay.add_argument("events", metavar="EVENTS.jsonl", help="events, one JSON object a line "
+                        "(- for standard input)")
+    replay.add_argument("--rules", nargs="+", default=[str(SHIPPED_RULES)], metavar="PATH",
+                        help="rule files or directories (default: the shipped rules/)")
+    replay.add_argument("--out", metavar="FILE", help="write alert records here, not stdout")
+    replay.add_argument("--truth", metavar="FILE", help="score the alerts against incidents")
+    replay.add_argument("--lateness", default="2m", type=_duration,
+                        help="how far out of order events may arrive (default 2m)")
+    replay.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
+                        help="progress bar on stderr (auto: on a terminal, for big inputs)")
+    replay.set_defaults(run=_replay)
+
+    sim = commands.add_parser("simulate", help="generate a deterministic city's events and truth")
+    sim.add_argument("--seed", type=int, default=1)
+    sim.add_argument("--duration", type=_duration, default="6h", help="e.g. 6h, 1d, 2d")
+    sim.add_argument("--devices", type=int, default=500)
+    sim.add_argument("--start", type=_timestamp, default=DEFAULT_START_MS,
+                     help="ISO 8601 start (default 2026-07-01T00:00:00+08:00)")
+    sim.add_argument("--out", required=True, metavar="FILE", help="events, JSON lines")
+    sim.add_argument("--truth", metavar="FILE", help="injected incidents, JSON lines")
+    sim.set_defaults(run=_simulate)
+    return parser
+
+
+def _duration(text: str) -> int:
+    try:
+        return parse_duration(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _timestamp(text: str) -> int:
+    try:
+        return parse_timestamp(text, "--start")
+    except EventError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+# -- rules ---------------------------------------------------------------------------------------
+def _rules_check(args: argparse.Namespace) -> int:
+    try:
+        pack = Pack.load(args.paths)
+    except RuleFileError as error:
+        for problem in error.errors:
+            print(problem, file=sys.stderr)
+        print(f"{len(error.errors)} error{'s' if len(error.errors) != 1 else ''}", file=sys.stderr)
+        return 1
+    files = rule_files(args.paths)
+    print(f"ok: {len(pack)} rules in {len(files)} file{'s' if len(files) != 1 else ''}")
+    return 0
+
+
+def _rules_test(args: argparse.Namespace) -> int:
+    files: list[Path] = []
+    for name in map(Path, args.files):
+        files.extend(sorted(name.rglob("*.test.yaml")) if name.is_dir() else [name])
+    if not files:
+        print("no test files found", file=sys.stderr)
+        return 1
+    passed = failed = 0
+    for file in files:
+        try:
+            results = run_file(file)
+        except RuleFileError as error:
+            for problem in error.errors:
+                print(problem, file=sys.stderr)
+            failed += 1
+            continue
+        for result in results:
+            if result.passed:
+                passed += 1
+                continue
+            failed += 1
+            print(f"FAILED {result.file}:{result.line}: {result.name}")
+            for line in result.diff:
+                print(f"    {line}")
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+# -- replay --------------------------------------------------------------------------------------
+def _replay(args: argparse.Namespace) -> int:
+    try:
+        pack = Pack.load(args.rules)
+    except RuleFileError as error:
+        for problem in error.errors:
+            print(problem, file=sys.stderr)
+        return 1
+    evaluator = Evaluator(pack, lateness_ms=args.lateness)
+    source = sys.stdin.buffer if args.events == "-" else open(args.events, "rb")
+    out = open(args.out, "wb") if args.out else sys.stdout.buffer
+    rejected: Counter[str] = Counter()
+    first_rejects: list[str] = []
+    severities: Counter[tuple[str, str]] = Counter()
+    alerts_kept: list[dict] = []
+    progress = _Progress(source, args.progress)
+    started = time.perf_counter()
+    lines = 0
+    try:
+        for batch_lines in _batches(source):
+            batch = []
+            for raw in batch_lines:
+                lines += 1
+                try:
+                    batch.append(decode(raw))
+                except EventError as error:
+                    rejected[error.field] += 1
+                    if len(first_rejects) < 5:
+                        first_rejects.append(f"line {lines}: {error}")
+            output = evaluator.process(batch)
+            _write(out, output.alerts, severities, alerts_kept if args.truth else None)
+            progress.update()
+        _write(out, evaluator.flush().alerts, severities, alerts_kept if args.truth else None)
+    finally:
+        progress.close()
+        if args.out:
+            out.close()
+        else:
+            out.flush()
+        if source is not sys.stdin.buffer:
+            source.close()
+    elapsed = time.perf_counter() - started
+    _summary(lines, rejected, first_rejects, evaluator, severities, elapsed, args.lateness)
+    if args.truth:
+        truth = [orjson.loads(line) for line in Path(args.truth).read_bytes().splitlines()
+                 if line.strip()]
+        for line in score(alerts_kept, truth).lines():
+            print(line, file=sys.stderr)
+    return 0
+
+
+def _batches(source: BinaryIO) -> Iterator[list[bytes]]:
+    batch: list[bytes] = []
+    for raw in source:
+        if raw.strip():
+            batch.append(raw)
+            if len(batch) >= _BATCH:
+                yield batch
+                batch = []
+    if batch:
+        yield batch
+
+
+def _write(out: BinaryIO, alerts: list[dict], severities: Counter, keep: list | None) -> None:
+    if not alerts:
+        return
+    out.write(b"".join(orjson.dumps(alert) + b"\n" for alert in alerts))
+    for alert in alerts:
+        if alert["change"] == "fired":
+            severities[alert["rule"], alert["severity"]] += 1
+    if keep is not None:
+        keep.extend(alerts)
+
+
+def _summary(lines: int, rejected: Counter, first_rejects: list[str], evaluator: Evaluator,
+             severities: Counter, elapsed: float, lateness: int) -> None:
+    def say(text: str = "") -> None:
+        print(text, file=sys.stderr)
+
+    stats = evaluator.stats()
+    say(f"events read {lines}, rejected {sum(rejected.values())}, late {stats['late']} "
+        f"(older than the {lateness // 1000}s lateness), evaluated {stats['events']} "
+        f"in {elapsed:.2f}s ({lines / elapsed if elapsed else 0:,.0f} events/s)")
+    for reason in first_rejects:
+        say(f"  rejected {reason}")
+    if rejected:
+        say("  rejected by field: " + ", ".join(f"{f} {n}" for f, n in rejected.most_common()))
+    levels = ("blue", "yellow", "orange", "red")
+    rules = sorted({rule for rule, _ in severities})
+    say(f"alerts fired: {sum(severities.values())}")
+    if rules:
+        width = max(len(rule) for rule in rules) + 2
+        say(f"  {'rule':<{width}}" + "".join(f"{level:>8}" for level in levels))
+        for rule in rules:
+            say(f"  {rule:<{width}}" + "".join(f"{severities[rule, level] or '':>8}"
+                                               for level in levels))
+
+
+class _Progress:
+    """A one-line progress bar on a terminal, for inputs over 50 MB."""
+
+    def __init__(self, source: BinaryIO, mode: str) -> None:
+        self.source = source
+        try:
+            self.total = os.fstat(source.fileno()).st_size
+        except (OSError, ValueError):
+            self.total = 0
+        self.enabled = self.total > 0 and (mode == "always" or (
+            mode == "auto" and sys.stderr.isatty() and self.total > 50_000_000))
+        self.shown = -1
+
+    def update(self) -> None:
+        if not self.enabled:
+            return
+        done = self.source.tell() / self.total
+        percent = int(done * 100)
+        if percent != self.shown:
+            self.shown = percent
+            bar = "#" * (percent // 4)
+            print(f"\r[{bar:<25}] {percent:3d}%", end="", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.enabled:
+            print(file=sys.stderr)
+
+
+# -- simulate ------------------------------------------------------------------------------------
+def _simulate(args: argparse.Namespace) -> int:
+    run = simulate(seed=args.seed, duration_ms=args.duration, devices=args.devices,
+                   start_ms=args.start)
+    count = 0
+    with open(args.out, "wb") as out:
+        buffer = []
+        for event in run.events:
+            buffer.append(orjson.dumps(event))
+            count += 1
+            if len(buffer) >= 8192:
+                out.write(b"\n".join(buffer) + b"\n")
+                buffer = []
+        if buffer:
+            out.write(b"\n".join(buffer) + b"\n")
+    if args.truth:
+        with open(args.truth, "wb") as out:
+            out.write(b"".join(orjson.dumps(item) + b"\n" for item in run.truth))
+    kinds = Counter(item["type"] for item in run.truth)
+    print(f"{count} events from {len(run.city.devices)} devices; {len(run.truth)} incidents"
+          + (": " + ", ".join(f"{kind} {n}" for kind, n in sorted(kinds.items())) if kinds
+             else ""), file=sys.stderr)
+    return 0
