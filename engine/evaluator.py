@@ -8,7 +8,9 @@ lateness gives the same alerts. An event older than the watermark is *late*: it 
 but returned as such, for the caller to count and dead-letter.
 
 Timers (`for:` completions, `clear_for:`, absences, lapsing verdicts) fire when the watermark
-passes them, interleaved with the events in time order (a timer at t fires before an event at t).
+passes them, interleaved with the events in time order. A timer at t fires after the events at t:
+it sees the instant whole (a sliding window that loses its oldest reading at t and gains a new one
+at t never looks emptier than it is).
 The evaluator never reads a clock: in a live stream the caller moves the watermark of an idle
 partition with `advance`; at the end of a replay, `flush` evaluates everything that was buffered.
 
@@ -120,8 +122,8 @@ class Evaluator:
         timers = self.clock.timers
         routes = self._routes
         for t, _, _, event in pending[:cut]:
-            if timers and timers[0][0] <= t:
-                self._fire_timers(t)
+            if timers and timers[0][0] < t:
+                self._fire_timers(t - 1)
             field, table, others = routes[event["kind"]]
             for rule in table.get(event.get(field), others):
                 rule.observe(t, event)

@@ -3,10 +3,11 @@ r"""Rule unit tests: YAML files of input events and the alerts they must raise.
 Like `promtool test rules`: a test file names rule files (relative to itself), gives input events,
 as compact series or one by one, and lists the alert records expected, each as
 `{at, rule, key, severity, status}` with `at` an offset from the test's start. Every record the
-rules emit must be expected, and every expected record must be emitted.
+rules emit must be expected, and every expected record must be emitted. Event time runs to the
+last input event, or to `until` (an offset) when a test waits for timers beyond it.
 
 Series notation, one value per `interval`: `0.1 0.2 0.4x3` is 0.1, 0.2, 0.4, 0.4, 0.4; `1+0.5x4` is
-1, 1.5, 2, 2.5; `_` is a step with no event.
+1, 1.5, 2, 2.5; `_` is a step with no event, `_x3` three of them.
 
 >>> expand_series("0.1 0.4x3 _ 1+0.5x3")
 [0.1, 0.4, 0.4, 0.4, None, 1.0, 1.5, 2.0]
@@ -24,13 +25,13 @@ from engine.evaluator import Evaluator
 from engine.events import EventError, parse_timestamp, validate
 from engine.pack import Pack
 from engine.rulefile import RuleError, RuleFileError
-from engine.yamlpos import LocatedDict, LocatedList, YamlError, load
+from engine.yamlpos import LocatedDict, LocatedList, YamlError, load, plain
 
 __all__ = ["run_file", "CaseResult", "expand_series"]
 
 DEFAULT_START = "2026-07-01T00:00:00+08:00"
 _FILE_KEYS = ("rule_files", "start", "interval", "lateness", "tests")
-_TEST_KEYS = ("name", "interval", "input", "expect")
+_TEST_KEYS = ("name", "interval", "input", "until", "expect")
 _INPUT_KEYS = ("series", "values", "interval", "from", "event", "events")
 _EXPECT_KEYS = ("at", "rule", "key", "severity", "status")
 _STEP = re.compile(r"(-?[\d.]+(?:e-?\d+)?)(?:([+-])([\d.]+(?:e-?\d+)?))?(?:x(\d+))?")
@@ -51,8 +52,8 @@ class CaseResult:
 def expand_series(text: str) -> list[float | None]:
     values: list[float | None] = []
     for token in str(text).split():
-        if token == "_":
-            values.append(None)
+        if token == "_" or token.startswith("_x"):
+            values.extend([None] * (int(token[2:]) if token[2:].isdigit() else 1))
             continue
         match = _STEP.fullmatch(token)
         if match is None:
@@ -108,13 +109,16 @@ def run_file(path: str | Path) -> list[CaseResult]:
         test_interval = _duration(test, "interval", None, fail) or interval
         events = _events(test, index, start, test_interval, fail)
         expected = _expected(test, fail)
-        prepared.append((test, events, expected))
+        until = _duration(test, "until", None, fail)
+        prepared.append((test, events, expected, until))
     if errors:
         raise RuleFileError(errors)
     results = []
-    for test, events, expected in prepared:
+    for test, events, expected, until in prepared:
         evaluator = Evaluator(pack, lateness_ms=lateness)
         alerts = evaluator.process(events).alerts + evaluator.flush().alerts
+        if until:
+            alerts += evaluator.advance(start + until + 1).alerts
         actual = sorted(_line(parse_timestamp(a["at"]) - start, a["rule"], a["key"],
                               a["severity"], a["status"]) for a in alerts)
         result = CaseResult(file, test.line, str(test.get("name", f"test at line {test.line}")))
@@ -170,7 +174,7 @@ def _events(test: LocatedDict, index: int, start: int, interval: int,
             continue
         _unknown(item, _INPUT_KEYS, fail)
         if "series" in item:
-            template = item["series"]
+            template = plain(item["series"])
             if not isinstance(template, dict):
                 fail(item.line_of("series"), "`series` is the event every value is put into")
                 continue
@@ -185,30 +189,34 @@ def _events(test: LocatedDict, index: int, start: int, interval: int,
                 if value is not None:
                     t = start + offset + position * step
                     event = dict(template, id=f"t{index}-s{number}-{position}", ts=t, value=value)
-                    events.append(_checked(t, event, line, fail))
+                    if not _valid(event, line, fail):
+                        break
+                    events.append((t, event))
         singles = [item["event"]] if "event" in item else item.get("events", [])
         for position, single in enumerate(singles):
             if not isinstance(single, dict) or "at" not in single:
                 fail(line, "an event needs `at`, its offset from the test's start (e.g. 10m)")
                 continue
-            fields = {k: v for k, v in single.items() if k != "at"}
+            fields = {k: v for k, v in plain(single).items() if k != "at"}
             try:
                 t = start + parse_duration(str(single["at"]))
             except ValueError as error:
                 fail(line, f"at: {error}")
                 continue
             event = dict({"id": f"t{index}-e{number}-{position}"}, **fields, ts=t)
-            events.append(_checked(t, event, line, fail))
+            if _valid(event, line, fail):
+                events.append((t, event))
     events.sort(key=lambda pair: pair[0])
-    return [pair for pair in events if pair is not None]
+    return events
 
 
-def _checked(t: int, event: dict, line: int, fail) -> tuple[int, dict] | None:
+def _valid(event: dict, line: int, fail) -> bool:
     try:
         validate(event)
+        return True
     except EventError as error:
         fail(line, f"input event is invalid: {error}")
-    return t, event
+        return False
 
 
 def _expected(test: LocatedDict, fail) -> list[str]:

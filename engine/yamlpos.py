@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 from yaml.constructor import ConstructorError, SafeConstructor
 
-__all__ = ["Located", "LocatedDict", "LocatedList", "YamlError", "load"]
+__all__ = ["Located", "LocatedDict", "LocatedList", "YamlError", "load", "plain"]
 
 
 class YamlError(ValueError):
@@ -98,3 +98,12 @@ def _convert(node: yaml.Node, constructor: _Constructor) -> Any:
         return constructor.construct_object(node, deep=True)
     except ConstructorError as error:
         raise YamlError(line, f"invalid YAML value: {error.problem}") from None
+
+
+def plain(value: Any) -> Any:
+    """The same value with plain dicts and lists, for code that checks exact types."""
+    if isinstance(value, dict):
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [plain(item) for item in value]
+    return value
