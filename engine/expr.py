@@ -254,8 +254,14 @@ class _Parser:
         return self._primary()
 
     def _primary(self) -> tuple[str, str]:
-        kind, text, column = self._take("number", "string", "name", "duration", "true", "false",
-                                        "null", "(", "[")
+        kind, text, column = self._peek()
+        if kind in ("end", "op") and text not in ("(", "["):
+            found = "the end of the expression" if kind == "end" else repr(text)
+            raise ExpressionError(column, f"expected a value (a number, a text, a field or a "
+                                          f"function call), found {found}")
+        if kind in ("and", "or", "not", "in"):
+            raise ExpressionError(column, f"expected a value, found {text!r}")
+        self.index += 1
         if kind == "number":
             return repr(float(text) if any(c in text for c in ".eE") else int(text)), "num"
         if kind == "string":
@@ -447,8 +453,8 @@ class _Parser:
         model = self._unquote(text, token_column)
         self._take(")")
         if self.resolve_model is None:
-            raise ExpressionError(column, f"score({model!r}): no model of that id is defined "
-                                          "(declare it in the file's models: section)")
+            raise ExpressionError(column, f"score({model!r}): anomaly models are not available "
+                                          "in this version of ewe")
         try:
             self.resolve_model(model)
         except ValueError as error:

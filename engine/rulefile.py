@@ -238,6 +238,9 @@ class _FileLoader:
                 close = difflib.get_close_matches(str(key), allowed, n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else \
                     f" (allowed: {', '.join(allowed)})"
+                if not re.fullmatch(r"[A-Za-z_][\w.]*", str(key)):
+                    hint = (" (a {...} mapping ends each value at a comma: quote the expression "
+                            "or write the mapping as a block)")
                 self.error(mapping.line_of(key), f"unknown key {key!r}{hint}")
 
     # -- one rule ------------------------------------------------------------------------------
@@ -272,8 +275,7 @@ class _FileLoader:
         spec = RuleSpec(
             id=rule_id, file=self.file, line=rule.line, on=on, match=match, key=key,
             title=self.texts(rule, "title", default=rule_id),
-            summary={lang: self.template(rule, "summary", text) for lang, text in
-                     self.texts(rule, "summary", default=rule.get("title", rule_id)).items()},
+            summary=self.templates(rule, "summary", default=rule.get("title", rule_id)),
             labels=self.labels(rule),
             severity=self.severity(rule, windows),
             for_ms=self.duration(rule, "for"),
@@ -342,7 +344,7 @@ class _FileLoader:
             return ("device_id",)
         return tuple(paths)
 
-    def texts(self, rule: LocatedDict, name: str, default: str) -> dict[str, str]:
+    def texts(self, rule: LocatedDict, name: str, default: Any) -> dict[str, str]:
         value = rule.get(name, default)
         if isinstance(value, str):
             return {lang: value for lang in _LANGUAGES}
@@ -352,12 +354,16 @@ class _FileLoader:
         self.error(rule.line_of(name), f"`{name}` must be a text or {{zh: ..., en: ...}}")
         return {}
 
-    def template(self, rule: LocatedDict, name: str, text: str) -> Template:
-        try:
-            return Template(text)
-        except ValueError as error:
-            self.error(rule.line_of(name), f"{name}: {error}")
-            return Template("")
+    def templates(self, rule: LocatedDict, name: str, default: Any) -> dict[str, Template]:
+        compiled: dict[str, Template] = {}
+        for lang, text in self.texts(rule, name, default).items():
+            if text not in compiled:
+                try:
+                    compiled[text] = Template(text)
+                except ValueError as error:
+                    self.error(rule.line_of(name), f"{name}: {error}")
+                    compiled[text] = Template("")
+        return {lang: compiled[text] for lang, text in self.texts(rule, name, default).items()}
 
     def labels(self, rule: LocatedDict) -> dict[str, str]:
         labels = rule.get("labels", {})

@@ -4,10 +4,9 @@
 would send, in the order they would arrive (a few gateways deliver late), and the truth: the
 incidents injected into them. The same arguments always give the same events, byte for byte.
 
->>> run = simulate(seed=7, duration_ms=2 * 3_600_000, devices=60)
->>> events = list(run.events)
->>> len(events), events[0]["kind"], sorted({i["type"] for i in run.truth})[:2]
-(3826, 'reading', ['elevator_trap', 'fire'])
+>>> run = simulate(seed=7, duration_ms=6 * 3_600_000, devices=200)
+>>> len(list(run.events)), sorted({incident["type"] for incident in run.truth})
+(18694, ['elevator_trap', 'heartbeat_loss', 'leak_burst', 'waterlogging'])
 """
 from __future__ import annotations
 
