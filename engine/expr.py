@@ -397,9 +397,7 @@ class _Parser:
         takes_argument, result = WINDOW_FUNCTIONS[name]
         argument = None
         if takes_argument:
-            argument_start = self._peek()[2]
-            self._or()
-            argument = self.source[argument_start - 1:self._peek()[2] - 1].strip()
+            argument = self._plain_argument()
             if self._peek()[1] != ",":
                 raise ExpressionError(column, f"{name}() takes a field and a duration, "
                                               f"e.g. {name}(value, 10m)")
@@ -424,6 +422,16 @@ class _Parser:
             self.windows.append(spec)
         return f"W[{self.windows.index(spec)}].value", result
 
+    def _plain_argument(self) -> str:
+        """A window function's argument: any expression without window functions, as source."""
+        start = self._peek()[2]
+        allowed, self.allow_windows = self.allow_windows, False
+        try:
+            self._or()
+        finally:
+            self.allow_windows = allowed
+        return self.source[start - 1:self._peek()[2] - 1].strip()
+
     def _duration(self, name: str, column: int) -> int:
         kind, text, token_column = self._peek()
         if kind != "duration":
@@ -439,9 +447,7 @@ class _Parser:
     def _previous_call(self, column: int) -> tuple[str, str]:
         if not self.allow_windows:
             raise ExpressionError(column, "previous() is not allowed here")
-        argument_start = self._peek()[2]
-        self._or()
-        argument = self.source[argument_start - 1:self._peek()[2] - 1].strip()
+        argument = self._plain_argument()
         self._take(")")
         spec = WindowSpec("previous", argument, 0)
         if spec not in self.windows:

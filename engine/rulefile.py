@@ -415,8 +415,8 @@ class _FileLoader:
             self.error(rule.line_of(name), f"{name}: must be longer than zero")
         return value
 
-    def expression(self, owner: LocatedDict, name: str, windows: list[WindowSpec],
-                   allow_windows: bool = True) -> Expression | None:
+    def expression(self, owner: LocatedDict, name: str,
+                   windows: list[WindowSpec]) -> Expression | None:
         source = owner.get(name)
         line = owner.line_of(name)
         if isinstance(source, bool):
@@ -425,8 +425,7 @@ class _FileLoader:
             self.error(line, f"`{name}` must be an expression")
             return None
         try:
-            expression = compile_expression(str(source), windows=windows,
-                                            allow_windows=allow_windows)
+            expression = compile_expression(str(source), windows=windows)
         except ExpressionError as error:
             self.error(line, f"{name}: {error}")
             return None
@@ -435,13 +434,6 @@ class _FileLoader:
                              f"{'number' if expression.result == 'num' else 'text'}); "
                              "compare it, e.g. value > 1")
             return None
-        for window in list(windows):
-            if window.argument is not None:
-                try:
-                    compile_expression(window.argument, allow_windows=False)
-                except ExpressionError as error:
-                    self.error(line, f"{name}: in {window.function}(): {error}")
-                    windows.remove(window)
         return expression
 
     def steps(self, rule: LocatedDict, on: tuple[str, ...]) -> list[Step]:

@@ -1,0 +1,99 @@
+"""The `ewe` command as a user runs it: simulate, replay, score and rule tests."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+
+from ewe.cli import main
+
+ROOT = Path(__file__).parent.parent
+
+
+@pytest.fixture(scope="module")
+def city(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("city")
+    events, truth = folder / "events.jsonl", folder / "truth.jsonl"
+    assert main(["simulate", "--seed", "11", "--duration", "6h", "--devices", "300",
+                 "--out", str(events), "--truth", str(truth)]) == 0
+    return events, truth
+
+
+def test_simulate_is_deterministic_for_a_seed(city, tmp_path):
+    events, truth = city
+    again, again_truth = tmp_path / "e.jsonl", tmp_path / "t.jsonl"
+    main(["simulate", "--seed", "11", "--duration", "6h", "--devices", "300",
+          "--out", str(again), "--truth", str(again_truth)])
+    assert again.read_bytes() == events.read_bytes()
+    assert again_truth.read_bytes() == truth.read_bytes()
+
+
+def test_replaying_twice_gives_byte_identical_alerts(city, tmp_path):
+    events, _ = city
+    first, second = tmp_path / "a1.jsonl", tmp_path / "a2.jsonl"
+    assert main(["replay", str(events), "--out", str(first)]) == 0
+    assert main(["replay", str(events), "--out", str(second)]) == 0
+    assert first.read_bytes() == second.read_bytes() and first.stat().st_size > 0
+
+
+def test_replay_writes_alert_records_to_stdout_and_a_summary_to_stderr(city):
+    events, _ = city
+    result = subprocess.run([sys.executable, "-m", "ewe", "replay", str(events)],
+                            capture_output=True, check=True)
+    records = [orjson.loads(line) for line in result.stdout.splitlines()]
+    assert records and {r["status"] for r in records} == {"firing", "resolved"}
+    summary = result.stderr.decode()
+    assert "events read" in summary and "alerts fired:" in summary
+
+
+def test_replay_with_truth_reports_recall_and_lead_time(city, capsys):
+    events, truth = city
+    assert main(["replay", str(events), "--out", "/dev/null", "--truth", str(truth)]) == 0
+    err = capsys.readouterr().err
+    assert "incident type" in err and "lead p50" in err
+    assert "all " in err
+
+
+def test_replay_counts_and_shows_rejected_lines(tmp_path, capsys):
+    events = tmp_path / "bad.jsonl"
+    events.write_bytes(b'{"kind":"reading","id":"a","ts":1782864000000,"device_id":"d",'
+                       b'"type":"gas","value":1}\nnot json\n{"kind":"reading","id":"b",'
+                       b'"ts":1782864000000,"device_id":"d","type":"gas","value":"x"}\n')
+    assert main(["replay", str(events), "--out", str(tmp_path / "a.jsonl")]) == 0
+    err = capsys.readouterr().err
+    assert "events read 3, rejected 2" in err
+    assert "line 3: value: expected a number, got string 'x'" in err
+
+
+def test_replay_refuses_a_broken_rule_file(tmp_path, capsys):
+    (tmp_path / "r.yaml").write_text("rules:\n  - id: x\n    on: reading\n    when: value >\n"
+                                     "    severity: blue\n")
+    events = tmp_path / "e.jsonl"
+    events.write_text("")
+    assert main(["replay", str(events), "--rules", str(tmp_path)]) == 1
+    assert "r.yaml:4:" in capsys.readouterr().err
+
+
+def test_rules_test_prints_a_diff_and_exits_1_when_an_expectation_fails(tmp_path, capsys):
+    (tmp_path / "r.yaml").write_text((ROOT / "rules" / "waterlogging.yaml").read_text())
+    test = (ROOT / "rules" / "tests" / "waterlogging.test.yaml").read_text()
+    (tmp_path / "r.test.yaml").write_text(
+        test.replace("../waterlogging.yaml", "r.yaml").replace(
+            "{at: 6m, rule: waterlogging.level.high", "{at: 7m, rule: waterlogging.level.high", 1))
+    assert main(["rules", "test", str(tmp_path / "r.test.yaml")]) == 1
+    out = capsys.readouterr().out
+    assert "FAILED" in out
+    assert "-      7m  waterlogging.level.high  wl-1  yellow  firing" in out
+    assert "+      6m  waterlogging.level.high  wl-1  yellow  firing" in out
+
+
+def test_rules_test_refuses_a_test_file_with_file_and_line(tmp_path, capsys):
+    (tmp_path / "r.yaml").write_text((ROOT / "rules" / "gas.yaml").read_text())
+    (tmp_path / "r.test.yaml").write_text("rule_files: [r.yaml]\ntests:\n  - name: x\n"
+                                          "    input:\n      - series: {kind: reading}\n"
+                                          "        values: '1 2x'\n    expect: []\n")
+    assert main(["rules", "test", str(tmp_path / "r.test.yaml")]) == 1
+    assert "r.test.yaml:6: values: bad series step '2x'" in capsys.readouterr().err

@@ -1,0 +1,97 @@
+"""The event envelope: what is accepted, and the precise reason for what is not."""
+from __future__ import annotations
+
+import json
+
+import orjson
+import pytest
+from jsonschema import Draft202012Validator
+
+from engine.events import SCHEMA_PATH, EventError, decode, validate
+from engine.simulation import simulate
+
+READING = {"kind": "reading", "id": "r1", "ts": "2026-07-01T08:00:00+08:00", "device_id": "wl-017",
+           "type": "water_level", "value": 0.31, "unit": "m",
+           "location": {"district": "渝中区", "street": "解放碑街道", "community": "较场口社区",
+                        "grid": "YZ-03-07", "building": "B12"}, "attrs": {}}
+REPORT = {"kind": "report", "id": "t9", "ts": 1782864000000, "channel": "hotline",
+          "text": "3栋楼道漏水", "category": "water_leak", "location": {"building": "B3"},
+          "reporter": {"phone": "13800000000"}}
+
+
+def with_(base: dict, **changes) -> bytes:
+    event = dict(base)
+    for name, value in changes.items():
+        if value is ...:
+            del event[name]
+        else:
+            event[name] = value
+    return orjson.dumps(event)
+
+
+def test_reading_with_iso_time_decodes_to_epoch_milliseconds():
+    t, event = decode(orjson.dumps(READING))
+    assert t == 1782864000000 and event == READING
+
+
+def test_report_with_epoch_milliseconds_decodes():
+    assert decode(orjson.dumps(REPORT))[0] == 1782864000000
+
+
+def test_z_suffix_is_utc():
+    assert decode(with_(READING, ts="2026-07-01T00:00:00Z"))[0] == 1782864000000
+
+
+@pytest.mark.parametrize("raw, field, reason", [
+    (b"{not json", "$", "invalid JSON"),
+    (b"[1, 2]", "$", "an event is a JSON object, got array"),
+    (with_(READING, kind="sensor"), "kind", 'expected "reading" or "report", got string \'sensor\''),
+    (with_(READING, id=...), "id", "missing (expected a non-empty string)"),
+    (with_(READING, id=""), "id", "expected a non-empty string"),
+    (with_(READING, ts=...), "ts", "missing"),
+    (with_(READING, ts="2026-07-01T08:00:00"), "ts", "needs a UTC offset"),
+    (with_(READING, ts="yesterday"), "ts", "not an ISO 8601 timestamp: 'yesterday'"),
+    (with_(READING, ts=1782864000), "ts", "epoch milliseconds expected, not seconds"),
+    (with_(READING, ts=1.5e12), "ts", "expected an ISO 8601 string or integer epoch milliseconds"),
+    (with_(READING, device_id=...), "device_id", "missing"),
+    (with_(READING, type=7), "type", "expected a non-empty string, got integer"),
+    (with_(READING, value="0.3"), "value", "expected a number, got string '0.3'"),
+    (with_(READING, value=True), "value", "expected a number, got boolean"),
+    (with_(READING, value=...), "value", "missing (expected a number)"),
+    (with_(READING, location="B12"), "location", "expected an object, got string"),
+    (with_(READING, location={"grid": 3}), "location.grid", "expected a string, got integer"),
+    (with_(READING, location={"lat": 123.0}), "location.lat", "expected a number in [-90, 90]"),
+    (with_(READING, attrs=[1]), "attrs", "expected an object, got array"),
+    (with_(READING, source=1), "source", "expected a string"),
+    (with_(REPORT, text=...), "text", "missing (expected a non-empty string)"),
+    (with_(REPORT, category=["a"]), "category", "expected a string, got array"),
+    (with_(REPORT, reporter="138"), "reporter", "expected an object"),
+])
+def test_bad_event_is_refused_naming_the_field_and_what_is_wrong(raw, field, reason):
+    with pytest.raises(EventError) as caught:
+        decode(raw)
+    assert caught.value.field == field
+    assert reason in caught.value.reason
+
+
+def test_infinite_json_number_is_refused():
+    with pytest.raises(EventError, match="invalid JSON"):
+        decode(with_(READING).replace(b"0.31", b"1e999"))
+
+
+def test_nan_value_from_another_decoder_is_refused():
+    event = dict(READING, value=float("nan"))
+    with pytest.raises(EventError, match="value: must be finite"):
+        validate(event)
+
+
+def test_simulated_events_and_examples_conform_to_the_published_schema():
+    validator = Draft202012Validator(json.loads(SCHEMA_PATH.read_text()))
+    events = [READING, REPORT] + list(simulate(seed=3, duration_ms=3_600_000, devices=80).events)
+    errors = [(e["id"], error.message) for e in events for error in validator.iter_errors(e)]
+    assert errors == []
+
+
+def test_the_schema_rejects_a_reading_without_a_value():
+    validator = Draft202012Validator(json.loads(SCHEMA_PATH.read_text()))
+    assert not validator.is_valid({k: v for k, v in READING.items() if k != "value"})
