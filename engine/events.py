@@ -19,11 +19,12 @@ engine.events.EventError: ts: ISO 8601 timestamp needs a UTC offset (e.g. +08:00
 from __future__ import annotations
 
 import math
+import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, TypedDict, Union
 
-import orjson
+import msgspec
 
 __all__ = ["Event", "EventError", "decode", "validate", "parse_timestamp", "format_timestamp",
            "SCHEMA_PATH"]
@@ -37,7 +38,6 @@ _MS = timedelta(milliseconds=1)
 # Timestamps far outside this range are almost always seconds sent as milliseconds (or the reverse).
 _MIN_MS = 946_684_800_000     # 2000-01-01
 _MAX_MS = 7_258_118_400_000   # 2200-01-01
-_LOCATION_TEXT = ("district", "street", "community", "grid", "building")
 
 
 class EventError(ValueError):
@@ -91,79 +91,107 @@ def format_timestamp(ms: int) -> str:
 def decode(raw: bytes | str) -> tuple[int, Event]:
     """Parse and validate one JSON event; returns (event time in ms, event)."""
     try:
-        event = orjson.loads(raw)
-    except orjson.JSONDecodeError as error:
+        event = _DECODER.decode(raw)
+    except msgspec.ValidationError as error:
+        raise _translate(error) from None
+    except msgspec.DecodeError as error:
         raise EventError("$", f"invalid JSON: {error}") from None
-    return validate(event), event
+    return _check(event), event
 
 
 def validate(event: Any) -> int:
     """Check an already-parsed event against the envelope; returns its event time in ms."""
     if type(event) is not dict:
         raise EventError("$", f"an event is a JSON object, got {_type_name(event)}")
+    try:
+        msgspec.convert(event, _Envelope)
+    except msgspec.ValidationError as error:
+        raise _translate(error) from None
+    if "value" in event and type(event["value"]) is float and not math.isfinite(event["value"]):
+        raise EventError("value", "must be finite")
+    return _check(event)
+
+
+_Text = Annotated[str, msgspec.Meta(min_length=1)]
+
+
+class _Location(TypedDict, total=False):
+    district: str
+    street: str
+    community: str
+    grid: str
+    building: str
+    lat: Annotated[float, msgspec.Meta(ge=-90, le=90)]
+    lon: Annotated[float, msgspec.Meta(ge=-180, le=180)]
+
+
+class _Envelope(TypedDict, total=False):
+    """Types of every envelope field; which are required depends on `kind` (see `_check`)."""
+
+    kind: Literal["reading", "report"]
+    id: _Text
+    ts: Union[str, int]
+    source: str
+    location: _Location
+    attrs: dict[str, Any]
+    device_id: _Text
+    type: _Text
+    value: float
+    unit: str
+    channel: str
+    text: _Text
+    category: str
+    reporter: dict[str, Any]
+
+
+# Decoding and type checks happen in C; fields outside the envelope are not kept (free
+# fields belong in `attrs`).
+_DECODER = msgspec.json.Decoder(_Envelope)
+_REQUIRED = {"reading": ("device_id", "type", "value"), "report": ("text",)}
+_TYPE_WORDS = {"float": "a number", "str": "a string", "int | str": "an ISO 8601 string or "
+               "integer epoch milliseconds", "object": "an object", "array": "an array",
+               "bool": "boolean", "int": "integer", "null": "null"}
+_VALIDATION = re.compile(r"(?P<what>.*?)(?: - at `\$(?P<path>[^`]*)`)?$")
+
+
+def _check(event: Event) -> int:
     kind = event.get("kind")
-    ident = event.get("id")
-    if type(ident) is not str or not ident:
-        raise EventError("id", _expected("a non-empty string", ident, "id" in event))
+    required = _REQUIRED.get(kind)
+    if required is None:
+        raise EventError("kind", 'missing (expected "reading" or "report")')
+    if "id" not in event:
+        raise EventError("id", "missing (expected a non-empty string)")
+    for name in required:
+        if name not in event:
+            raise EventError(name, "missing (expected "
+                                   f"{'a number' if name == 'value' else 'a non-empty string'})")
     if "ts" not in event:
         raise EventError("ts", "missing")
-    t = parse_timestamp(event["ts"])
-    if kind == "reading":
-        _require_text(event, "device_id")
-        _require_text(event, "type")
-        value = event.get("value")
-        kind_of_value = type(value)
-        if kind_of_value is not float and kind_of_value is not int:
-            raise EventError("value", _expected("a number", value, "value" in event))
-        if kind_of_value is float and not math.isfinite(value):
-            raise EventError("value", "must be finite")
-    elif kind == "report":
-        _require_text(event, "text")
-        for name in ("channel", "category"):
-            if name in event and type(event[name]) is not str:
-                raise EventError(name, _expected("a string", event[name], True))
-        reporter = event.get("reporter")
-        if reporter is not None and type(reporter) is not dict:
-            raise EventError("reporter", _expected("an object", reporter, True))
-    else:
-        raise EventError("kind", _expected('"reading" or "report"', kind, "kind" in event))
-    location = event.get("location")
-    if location is not None:
-        _check_location(location)
-    attrs = event.get("attrs")
-    if attrs is not None and type(attrs) is not dict:
-        raise EventError("attrs", _expected("an object", attrs, True))
-    source = event.get("source")
-    if source is not None and type(source) is not str:
-        raise EventError("source", _expected("a string", source, True))
-    return t
+    return parse_timestamp(event["ts"])
 
 
-def _check_location(location: Any) -> None:
-    if type(location) is not dict:
-        raise EventError("location", _expected("an object", location, True))
-    for name in _LOCATION_TEXT:
-        if name in location and type(location[name]) is not str:
-            raise EventError(f"location.{name}", _expected("a string", location[name], True))
-    for name, limit in (("lat", 90), ("lon", 180)):
-        if name in location:
-            coordinate = location[name]
-            if type(coordinate) not in (int, float) or not -limit <= coordinate <= limit:
-                raise EventError(f"location.{name}", f"expected a number in [-{limit}, {limit}], "
-                                                     f"got {coordinate!r}")
-
-
-def _require_text(event: Event, name: str) -> None:
-    value = event.get(name)
-    if type(value) is not str or not value:
-        raise EventError(name, _expected("a non-empty string", value, name in event))
-
-
-def _expected(what: str, value: Any, present: bool) -> str:
-    if not present:
-        return f"missing (expected {what})"
-    return f"expected {what}, got {_type_name(value)}" + (
-        f" {value!r}" if isinstance(value, (str, int, float)) and not isinstance(value, bool) else "")
+def _translate(error: msgspec.ValidationError) -> EventError:
+    match = _VALIDATION.match(str(error))
+    field = (match.group("path") or "").lstrip(".") or "$"
+    what = match.group("what")
+    typed = re.fullmatch(r"Expected `([^`]+)`, got `([^`]+)`", what)
+    if typed:
+        expected, got = typed.groups()
+        if field == "$":
+            return EventError(field, f"an event is a JSON object, got {_TYPE_WORDS.get(got, got)}")
+        return EventError(field, f"expected {_TYPE_WORDS.get(expected, expected)}, got "
+                                 f"{_TYPE_WORDS.get(got, got)}")
+    if what.startswith("Invalid enum value"):
+        return EventError(field, f'expected "reading" or "report", got {what[19:]}')
+    if what.startswith("Expected `str` of length >= 1"):
+        return EventError(field, "expected a non-empty string, got an empty one")
+    bounds = re.fullmatch(r"Expected `float` ([<>]=) (-?[\d.]+)", what)
+    if bounds:
+        limit = 90 if field.endswith("lat") else 180
+        return EventError(field, f"expected a number in [-{limit}, {limit}]")
+    if what == "Number out of range":
+        return EventError(field, "must be finite")
+    return EventError(field, what[0].lower() + what[1:])
 
 
 def _type_name(value: Any) -> str:

@@ -65,7 +65,7 @@ def test_replay_counts_and_shows_rejected_lines(tmp_path, capsys):
     assert main(["replay", str(events), "--out", str(tmp_path / "a.jsonl")]) == 0
     err = capsys.readouterr().err
     assert "events read 3, rejected 2" in err
-    assert "line 3: value: expected a number, got string 'x'" in err
+    assert "line 3: value: expected a number, got a string" in err
 
 
 def test_replay_refuses_a_broken_rule_file(tmp_path, capsys):

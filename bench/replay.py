@@ -1,0 +1,98 @@
+"""Throughput of `ewe replay` on one core: decode, route, evaluate and emit, with the shipped rules.
+
+    python bench/replay.py [--events 1000000] [--profile]
+
+Generates a simulated city once (cached under bench/.cache/), then replays it through the same
+code path as `ewe replay` (JSON lines in, alert records out to a discarded buffer) and prints
+events per second, CPU time per event and the process's peak memory.
+"""
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import pstats
+import resource
+import sys
+import time
+from pathlib import Path
+
+import orjson
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from engine.evaluator import Evaluator  # noqa: E402
+from engine.events import EventError, decode  # noqa: E402
+from engine.pack import Pack  # noqa: E402
+from engine.simulation import simulate  # noqa: E402
+
+CACHE = Path(__file__).resolve().parent / ".cache"
+
+
+def city_file(events: int) -> Path:
+    """A simulated city of about `events` events: 5,000 devices for as long as it takes."""
+    devices = 5_000
+    hours = max(1, round(events / (devices * 15.8)))
+    path = CACHE / f"city-{devices}-{hours}h.jsonl"
+    if not path.exists():
+        CACHE.mkdir(exist_ok=True)
+        started = time.perf_counter()
+        run = simulate(seed=42, duration_ms=hours * 3_600_000, devices=devices)
+        with open(path, "wb") as out:
+            out.writelines(orjson.dumps(event) + b"\n" for event in run.events)
+        print(f"generated {path.name} in {time.perf_counter() - started:.0f}s", file=sys.stderr)
+    return path
+
+
+def replay(lines: list[bytes], pack: Pack) -> tuple[int, int, int]:
+    evaluator = Evaluator(pack)
+    sink = io.BytesIO()
+    rejected = alerts = 0
+    batch_size = 4096
+    for start in range(0, len(lines), batch_size):
+        batch = []
+        for raw in lines[start:start + batch_size]:
+            try:
+                batch.append(decode(raw))
+            except EventError:
+                rejected += 1
+        records = evaluator.process(batch).alerts
+        alerts += len(records)
+        sink.write(b"".join(orjson.dumps(record) + b"\n" for record in records))
+    records = evaluator.flush().alerts
+    sink.write(b"".join(orjson.dumps(record) + b"\n" for record in records))
+    return rejected, alerts + len(records), evaluator.stats()["keys"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--profile", action="store_true", help="print the top of a cProfile")
+    args = parser.parse_args()
+    path = city_file(args.events)
+    lines = path.read_bytes().splitlines()
+    pack = Pack.load([ROOT / "rules"])
+    memory_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    profiler = cProfile.Profile() if args.profile else None
+    wall, cpu = time.perf_counter(), time.process_time()
+    if profiler:
+        profiler.enable()
+    rejected, alerts, keys = replay(lines, pack)
+    if profiler:
+        profiler.disable()
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(f"events          {len(lines):,} ({path.name}, {len(pack)} rules)")
+    print(f"throughput      {len(lines) / wall:,.0f} events/s wall, {cpu / len(lines) * 1e6:.2f} "
+          f"µs CPU per event")
+    print(f"alert records   {alerts:,}; rejected {rejected}; per-key states {keys:,}")
+    print(f"peak memory     {peak / 1024:,.0f} MiB resident (input lines alone "
+          f"{memory_before / 1024:,.0f} MiB before the replay)")
+    if profiler:
+        stats = pstats.Stats(profiler)
+        stats.sort_stats("tottime").print_stats(18)
+
+
+if __name__ == "__main__":
+    main()
