@@ -26,6 +26,7 @@ from engine.evaluator import Evaluator  # noqa: E402
 from engine.events import EventError, decode  # noqa: E402
 from engine.pack import Pack  # noqa: E402
 from engine.simulation import simulate  # noqa: E402
+from ewe.cli import tune_gc  # noqa: E402
 
 CACHE = Path(__file__).resolve().parent / ".cache"
 
@@ -73,6 +74,7 @@ def main() -> None:
     path = city_file(args.events)
     lines = path.read_bytes().splitlines()
     pack = Pack.load([ROOT / "rules"])
+    tune_gc()
     memory_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     profiler = cProfile.Profile() if args.profile else None
     wall, cpu = time.perf_counter(), time.process_time()

@@ -25,9 +25,10 @@ partition with `advance`; at the end of a replay, `flush` evaluates everything t
 ...     severity: yellow
 ... ''')
 >>> evaluator = Evaluator(pack, lateness_ms=60_000)
->>> events = [(minute * 60_000 + 1782864000000,
-...            {"kind": "reading", "id": f"r{minute}", "device_id": "wl-1", "type": "water_level",
-...             "value": 0.2}) for minute in range(5)]
+>>> from engine.events import Event
+>>> events = [(1782864000000 + minute * 60_000,
+...            Event("reading", f"r{minute}", 0, device_id="wl-1", type="water_level", value=0.2))
+...           for minute in range(5)]
 >>> [(a["change"], a["at"]) for a in evaluator.process(events).alerts]
 [('fired', '2026-07-01T00:02:00.000Z')]
 """
@@ -36,8 +37,10 @@ from __future__ import annotations
 import pickle
 from bisect import bisect_left, insort
 from heapq import heappop
+from operator import attrgetter
 from typing import Iterable, NamedTuple
 
+from engine.events import Event
 from engine.pack import Pack
 from engine.shapes import ROUTING_FIELDS, Clock, Rule, build
 
@@ -49,7 +52,7 @@ _NO_WATERMARK = -(2 ** 62)
 
 class Output(NamedTuple):
     alerts: list[dict]
-    late: list[tuple[int, dict]]
+    late: list[tuple[int, Event]]
 
 
 class Evaluator:
@@ -63,7 +66,7 @@ class Evaluator:
         self.watermark = _NO_WATERMARK
         self.events_in = 0
         self.events_late = 0
-        self._pending: list[tuple[int, str, int, dict]] = []
+        self._pending: list[tuple[int, str, int, Event]] = []
         self._arrivals = 0
         self._routes: dict[str, tuple[str, dict[object, list[Rule]], list[Rule]]] = {}
         self.load(pack)
@@ -82,7 +85,7 @@ class Evaluator:
         self._routes = _routes(list(self.rules.values()))
 
     # -- events ----------------------------------------------------------------------------------
-    def process(self, events: Iterable[tuple[int, dict]]) -> Output:
+    def process(self, events: Iterable[tuple[int, Event]]) -> Output:
         """Accept a batch of (event time ms, event); evaluate what the watermark now allows."""
         late = []
         pending = self._pending
@@ -92,7 +95,7 @@ class Evaluator:
                 late.append((t, event))
                 continue
             self._arrivals += 1
-            item = (t, event["id"], self._arrivals, event)
+            item = (t, event.id, self._arrivals, event)
             if not pending or item > pending[-1]:
                 pending.append(item)
             else:
@@ -124,8 +127,8 @@ class Evaluator:
         for t, _, _, event in pending[:cut]:
             if timers and timers[0][0] < t:
                 self._fire_timers(t - 1)
-            field, table, others = routes[event["kind"]]
-            for rule in table.get(event.get(field), others):
+            route_value, table, others = routes[event.kind]
+            for rule in table.get(route_value(event), others):
                 rule.observe(t, event)
         del pending[:cut]
         self.events_in += cut
@@ -179,7 +182,7 @@ def _routes(rules: list[Rule]) -> dict[str, tuple[str, dict[object, list[Rule]],
         table = {value: [rule for rule in rules if wanted[rule.id] == "any" or (
                     wanted[rule.id] is not None and value in wanted[rule.id])]
                  for value in values}
-        routes[kind] = (field, table, anywhere)
+        routes[kind] = (attrgetter(field), table, anywhere)
     return routes
 
 

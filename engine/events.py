@@ -4,11 +4,14 @@ Every signal that reaches ewe is one JSON object, a *reading* from a device or a
 resident. It is validated once, at the edge; a bad event gets an `EventError` naming the field and
 what is wrong with it, so it can be dead-lettered with that reason instead of vanishing.
 
-Event time is kept as integer milliseconds since the Unix epoch beside the event, never inside it:
+Decoding happens in C (msgspec) straight into an `Event` struct, which is about twice as fast as
+building dicts and makes field access in rules an attribute lookup. Fields outside the envelope
+are not kept: free fields belong in `attrs`. Event time is kept as integer milliseconds since the
+Unix epoch beside the event, never inside it:
 
 >>> t, event = decode(b'{"kind":"reading","id":"r1","ts":"2026-07-01T08:00:00+08:00",'
 ...                   b'"device_id":"wl-017","type":"water_level","value":0.31}')
->>> t, event["value"]
+>>> t, event.value
 (1782864000000, 0.31)
 >>> decode(b'{"kind":"reading","id":"r1","ts":"2026-07-01T08:00:00","device_id":"d",'
 ...        b'"type":"x","value":1}')
@@ -22,14 +25,12 @@ import math
 import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypedDict, Union
+from typing import Annotated, Any, Literal, Union
 
 import msgspec
 
-__all__ = ["Event", "EventError", "decode", "validate", "parse_timestamp", "format_timestamp",
-           "SCHEMA_PATH"]
-
-Event = dict[str, Any]
+__all__ = ["Event", "Location", "EventError", "decode", "from_dict", "to_dict",
+           "parse_timestamp", "format_timestamp", "EVENT_FIELDS", "LOCATION_FIELDS", "SCHEMA_PATH"]
 
 SCHEMA_PATH = Path(__file__).parent / "schemas" / "event.schema.json"
 
@@ -39,6 +40,44 @@ _MS = timedelta(milliseconds=1)
 _MIN_MS = 946_684_800_000     # 2000-01-01
 _MAX_MS = 7_258_118_400_000   # 2200-01-01
 
+_Text = Annotated[str, msgspec.Meta(min_length=1)]
+
+
+class Location(msgspec.Struct, gc=False, omit_defaults=True):
+    """District › street › community › grid › building, and coordinates."""
+
+    district: str | None = None
+    street: str | None = None
+    community: str | None = None
+    grid: str | None = None
+    building: str | None = None
+    lat: Annotated[float, msgspec.Meta(ge=-90, le=90)] | None = None
+    lon: Annotated[float, msgspec.Meta(ge=-180, le=180)] | None = None
+
+
+class Event(msgspec.Struct, gc=False, omit_defaults=True):
+    """A reading (device_id, type, value required) or a report (text required)."""
+
+    kind: Literal["reading", "report"]
+    id: _Text
+    ts: Union[int, str]
+    source: str | None = None
+    location: Location | None = None
+    attrs: dict[str, Any] | None = None
+    device_id: _Text | None = None
+    type: _Text | None = None
+    value: float | None = None
+    unit: str | None = None
+    channel: str | None = None
+    text: _Text | None = None
+    category: str | None = None
+    reporter: dict[str, Any] | None = None
+
+
+EVENT_FIELDS = Event.__struct_fields__
+LOCATION_FIELDS = Location.__struct_fields__
+_DECODER = msgspec.json.Decoder(Event)
+
 
 class EventError(ValueError):
     """An event that cannot be accepted; `field` names the offending field ("$" for the whole)."""
@@ -47,6 +86,47 @@ class EventError(ValueError):
         super().__init__(f"{field}: {reason}")
         self.field = field
         self.reason = reason
+
+
+def decode(raw: bytes | str) -> tuple[int, Event]:
+    """Parse and validate one JSON event; returns (event time in ms, event)."""
+    try:
+        event = _DECODER.decode(raw)
+    except msgspec.ValidationError as error:
+        raise _translate(error) from None
+    except msgspec.DecodeError as error:
+        raise EventError("$", f"invalid JSON: {error}") from None
+    return _check(event), event
+
+
+def from_dict(data: Any) -> tuple[int, Event]:
+    """Validate an already-parsed event (a dict, as from YAML or another decoder)."""
+    if type(data) is not dict:
+        raise EventError("$", f"an event is a JSON object, got {_type_name(data)}")
+    try:
+        event = msgspec.convert(data, Event)
+    except msgspec.ValidationError as error:
+        raise _translate(error) from None
+    return _check(event), event
+
+
+def to_dict(event: Event) -> dict[str, Any]:
+    """The event as plain JSON-ready data, without the fields it does not have."""
+    return msgspec.to_builtins(event)
+
+
+def _check(event: Event) -> int:
+    if event.kind == "reading":
+        for name in ("device_id", "type"):
+            if getattr(event, name) is None:
+                raise EventError(name, "missing (expected a non-empty string)")
+        if event.value is None:
+            raise EventError("value", "missing (expected a number)")
+        if not math.isfinite(event.value):
+            raise EventError("value", "must be finite")
+    elif event.text is None:
+        raise EventError("text", "missing (expected a non-empty string)")
+    return parse_timestamp(event.ts)
 
 
 _ts_cache: dict[str, int] = {}
@@ -88,105 +168,35 @@ def format_timestamp(ms: int) -> str:
     return (_EPOCH + ms * _MS).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
-def decode(raw: bytes | str) -> tuple[int, Event]:
-    """Parse and validate one JSON event; returns (event time in ms, event)."""
-    try:
-        event = _DECODER.decode(raw)
-    except msgspec.ValidationError as error:
-        raise _translate(error) from None
-    except msgspec.DecodeError as error:
-        raise EventError("$", f"invalid JSON: {error}") from None
-    return _check(event), event
-
-
-def validate(event: Any) -> int:
-    """Check an already-parsed event against the envelope; returns its event time in ms."""
-    if type(event) is not dict:
-        raise EventError("$", f"an event is a JSON object, got {_type_name(event)}")
-    try:
-        msgspec.convert(event, _Envelope)
-    except msgspec.ValidationError as error:
-        raise _translate(error) from None
-    if "value" in event and type(event["value"]) is float and not math.isfinite(event["value"]):
-        raise EventError("value", "must be finite")
-    return _check(event)
-
-
-_Text = Annotated[str, msgspec.Meta(min_length=1)]
-
-
-class _Location(TypedDict, total=False):
-    district: str
-    street: str
-    community: str
-    grid: str
-    building: str
-    lat: Annotated[float, msgspec.Meta(ge=-90, le=90)]
-    lon: Annotated[float, msgspec.Meta(ge=-180, le=180)]
-
-
-class _Envelope(TypedDict, total=False):
-    """Types of every envelope field; which are required depends on `kind` (see `_check`)."""
-
-    kind: Literal["reading", "report"]
-    id: _Text
-    ts: Union[str, int]
-    source: str
-    location: _Location
-    attrs: dict[str, Any]
-    device_id: _Text
-    type: _Text
-    value: float
-    unit: str
-    channel: str
-    text: _Text
-    category: str
-    reporter: dict[str, Any]
-
-
-# Decoding and type checks happen in C; fields outside the envelope are not kept (free
-# fields belong in `attrs`).
-_DECODER = msgspec.json.Decoder(_Envelope)
-_REQUIRED = {"reading": ("device_id", "type", "value"), "report": ("text",)}
 _TYPE_WORDS = {"float": "a number", "str": "a string", "int | str": "an ISO 8601 string or "
                "integer epoch milliseconds", "object": "an object", "array": "an array",
-               "bool": "boolean", "int": "integer", "null": "null"}
+               "bool": "boolean", "int": "integer", "null": "null", "str | null": "a string",
+               "float | null": "a number", "object | null": "an object"}
 _VALIDATION = re.compile(r"(?P<what>.*?)(?: - at `\$(?P<path>[^`]*)`)?$")
 
 
-def _check(event: Event) -> int:
-    kind = event.get("kind")
-    required = _REQUIRED.get(kind)
-    if required is None:
-        raise EventError("kind", 'missing (expected "reading" or "report")')
-    if "id" not in event:
-        raise EventError("id", "missing (expected a non-empty string)")
-    for name in required:
-        if name not in event:
-            raise EventError(name, "missing (expected "
-                                   f"{'a number' if name == 'value' else 'a non-empty string'})")
-    if "ts" not in event:
-        raise EventError("ts", "missing")
-    return parse_timestamp(event["ts"])
-
-
 def _translate(error: msgspec.ValidationError) -> EventError:
+    """msgspec's message, in the words and field paths of the envelope."""
     match = _VALIDATION.match(str(error))
     field = (match.group("path") or "").lstrip(".") or "$"
     what = match.group("what")
     typed = re.fullmatch(r"Expected `([^`]+)`, got `([^`]+)`", what)
+    missing = re.fullmatch(r"Object missing required field `(\w+)`", what)
     if typed:
-        expected, got = typed.groups()
+        expected, got = (_TYPE_WORDS.get(name, name) for name in typed.groups())
         if field == "$":
-            return EventError(field, f"an event is a JSON object, got {_TYPE_WORDS.get(got, got)}")
-        return EventError(field, f"expected {_TYPE_WORDS.get(expected, expected)}, got "
-                                 f"{_TYPE_WORDS.get(got, got)}")
+            return EventError(field, f"an event is a JSON object, got {got}")
+        return EventError(field, f"expected {expected}, got {got}")
+    if missing:
+        name = missing.group(1)
+        path = f"{field}.{name}" if field != "$" else name
+        return EventError(path, 'missing (expected "reading" or "report")' if name == "kind"
+                          else "missing")
     if what.startswith("Invalid enum value"):
         return EventError(field, f'expected "reading" or "report", got {what[19:]}')
     if what.startswith("Expected `str` of length >= 1"):
         return EventError(field, "expected a non-empty string, got an empty one")
-    bounds = re.fullmatch(r"Expected `float` ([<>]=) (-?[\d.]+)", what)
-    if bounds:
+    if re.fullmatch(r"Expected `float` [<>]= -?[\d.]+", what):
         limit = 90 if field.endswith("lat") else 180
         return EventError(field, f"expected a number in [-{limit}, {limit}]")
     if what == "Number out of range":

@@ -10,10 +10,12 @@ one Python call.
 A missing field, a comparison between a number and nothing, or a division by zero makes the whole
 expression *undefined*, which a condition treats as false (`Expression.test`).
 
+>>> from engine.events import Event, Location
 >>> when = compile_expression("value >= 0.15 and location.grid in ['YZ-03-07', 'YZ-03-08']")
->>> when.test({"value": 0.2, "location": {"grid": "YZ-03-07"}}, ())
+>>> here = Location(grid="YZ-03-07")
+>>> when.test(Event("reading", "r1", 0, value=0.2, location=here), ())
 True
->>> when.test({"location": {"grid": "YZ-03-07"}}, ())   # no value: undefined, so false
+>>> when.test(Event("report", "t1", 0, text="积水", location=here), ())   # no value: false
 False
 >>> compile_expression("value.__class__")
 Traceback (most recent call last):
@@ -31,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from engine.durations import parse_duration
+from engine.events import EVENT_FIELDS, LOCATION_FIELDS, Location
 
 __all__ = ["Expression", "ExpressionError", "WindowSpec", "compile_expression", "WINDOW_FUNCTIONS",
            "SCALAR_FUNCTIONS"]
@@ -80,20 +83,16 @@ _ESCAPES = {"n": "\n", "t": "\t", "\\": "\\", '"': '"', "'": "'"}
 
 @dataclass
 class Expression:
-    """A compiled expression: `evaluate(event, windows)` gives its value, `test` its truth."""
+    """A compiled expression: `evaluate(event, windows)` gives its value (raising when it is
+    undefined), `test(event, windows)` its truth (False when undefined)."""
 
     source: str
     evaluate: Callable[[dict, Any], Any]
+    test: Callable[[dict, Any], bool]
     windows: list[WindowSpec] = field(default_factory=list)
     fields: set[str] = field(default_factory=set)
     models: set[str] = field(default_factory=set)
     result: str = "any"
-
-    def test(self, event: dict, windows: Any) -> bool:
-        try:
-            return self.evaluate(event, windows) is True
-        except _UNDEFINED_ERRORS:
-            return False
 
 
 def compile_expression(source: str, *, windows: list[WindowSpec] | None = None,
@@ -108,8 +107,13 @@ def compile_expression(source: str, *, windows: list[WindowSpec] | None = None,
     parser = _Parser(source, windows if windows is not None else [], allow_windows, resolve_model)
     code, result = parser.parse()
     namespace = dict(_RUNTIME, **parser.constants)
-    function = eval(compile(f"lambda e, W: {code}", "<rule expression>", "eval"), namespace)
-    return Expression(source, function, parser.windows, parser.fields, parser.models, result)
+    # One Python call per evaluation: the try/except lives inside the compiled function.
+    exec(compile(f"def evaluate(e, W):\n    return {code}\n"
+                 f"def test(e, W):\n    try:\n        return ({code}) is True\n"
+                 f"    except _UNDEFINED:\n        return False\n", "<rule expression>", "exec"),
+         namespace)
+    return Expression(source, namespace["evaluate"], namespace["test"], parser.windows,
+                      parser.fields, parser.models, result)
 
 
 def _contains(text: Any, part: Any) -> bool:
@@ -120,14 +124,10 @@ def _lower(text: Any) -> str:
     return text.lower()
 
 
-def _check_num(value: Any) -> Any:
-    if type(value) is bool:
-        raise TypeError("a boolean is not a number")
-    return value
-
-
-_RUNTIME: dict[str, Any] = {"__builtins__": {}, "_E": {}, "_contains": _contains, "_lower": _lower,
-                            "_abs": abs, "_round": round, "_min": min, "_max": max}
+_RUNTIME: dict[str, Any] = {"__builtins__": {}, "_E": {}, "_L": Location(),
+                            "_contains": _contains, "_lower": _lower,
+                            "_abs": abs, "_round": round, "_min": min, "_max": max,
+                            "_UNDEFINED": _UNDEFINED_ERRORS}
 
 
 class _Parser:
@@ -301,7 +301,10 @@ class _Parser:
                 raise ExpressionError(bad_column, f"{part!r} is not a field name: names "
                                                   "starting with '_' are reserved")
         self.fields.add(".".join(path))
-        return field_code(path), "any"
+        try:
+            return field_code(path), "any"
+        except ValueError as error:
+            raise ExpressionError(column, str(error)) from None
 
     def _call(self, name: str, column: int) -> tuple[str, str]:
         self._take("(")
@@ -382,7 +385,7 @@ class _Parser:
 
     @staticmethod
     def _is_field(code: str) -> bool:
-        return code.startswith("e.get(") or code.startswith("(e.get(")
+        return code.startswith("e.") or code.startswith("(e.")
 
     @staticmethod
     def _literal_string(argument: tuple[str, str], column: int, where: str) -> str:
@@ -485,9 +488,31 @@ class _Parser:
         return "".join(out)
 
 
-def field_code(path: list[str]) -> str:
-    """Python source reading a dotted field from the event `e` (None when absent)."""
-    code = f"e.get({path[0]!r})"
-    for part in path[1:]:
-        code = f"({code} or _E).get({part!r})"
+_DICT_FIELDS = ("attrs", "reporter")
+
+
+def field_code(path: list[str] | tuple[str, ...]) -> str:
+    """Python source reading a dotted field from the event `e` (None when absent).
+
+    `ValueError` for a field the envelope does not have: a typo in a rule is refused when the
+    file is loaded instead of never matching.
+    """
+    head = path[0]
+    if head not in EVENT_FIELDS:
+        raise ValueError(f"unknown field {head!r}: an event has {', '.join(EVENT_FIELDS)}; "
+                         "free fields are attrs.NAME")
+    if head == "location" and len(path) > 1:
+        if len(path) > 2 or path[1] not in LOCATION_FIELDS:
+            raise ValueError(f"unknown field {'.'.join(path)!r}: a location has "
+                             f"{', '.join(LOCATION_FIELDS)}")
+        return f"(e.location or _L).{path[1]}"
+    code = f"e.{head}"
+    if head in _DICT_FIELDS:
+        for part in path[1:]:
+            code = f"({code} or _E).get({part!r})"
+    elif len(path) > 1:
+        raise ValueError(f"{head!r} has no fields (only location, attrs and reporter do)")
     return code
+
+
+FIELD_NAMESPACE = {"__builtins__": {}, "_E": {}, "_L": Location()}

@@ -34,7 +34,7 @@ from typing import Any
 import orjson
 
 from engine.durations import parse_duration
-from engine.expr import Expression, ExpressionError, WindowSpec, compile_expression
+from engine.expr import Expression, ExpressionError, WindowSpec, compile_expression, field_code
 from engine.lifecycle import Level
 from engine.template import Template
 from engine.yamlpos import LocatedDict, LocatedList, YamlError, load
@@ -320,6 +320,8 @@ class _FileLoader:
             if not isinstance(path, str) or not re.fullmatch(r"[A-Za-z]\w*(\.\w+)*", path):
                 self.error(line, f"match: {path!r} is not a field name (e.g. type, attrs.profile)")
                 continue
+            if not self.known_field(path, line, "match"):
+                continue
             if not values or any(isinstance(v, (dict, list)) or v is None for v in values):
                 self.error(line, f"match: {path} must be a value or a list of values")
                 continue
@@ -342,7 +344,17 @@ class _FileLoader:
             self.error(rule.line_of("key"), "`key` must be a field (e.g. location.building) or a "
                                             "list of fields")
             return ("device_id",)
+        for path in paths:
+            self.known_field(path, rule.line_of("key"), "key")
         return tuple(paths)
+
+    def known_field(self, path: str, line: int, where: str) -> bool:
+        try:
+            field_code(path.split("."))
+            return True
+        except ValueError as error:
+            self.error(line, f"{where}: {error}")
+            return False
 
     def texts(self, rule: LocatedDict, name: str, default: Any) -> dict[str, str]:
         value = rule.get(name, default)
@@ -363,6 +375,9 @@ class _FileLoader:
                 except ValueError as error:
                     self.error(rule.line_of(name), f"{name}: {error}")
                     compiled[text] = Template("")
+                    continue
+                for path in compiled[text].fields:
+                    self.known_field(".".join(path), rule.line_of(name), name)
         return {lang: compiled[text] for lang, text in self.texts(rule, name, default).items()}
 
     def labels(self, rule: LocatedDict) -> dict[str, str]:

@@ -22,7 +22,7 @@ from typing import Any
 
 from engine.durations import format_duration, parse_duration
 from engine.evaluator import Evaluator
-from engine.events import EventError, parse_timestamp, validate
+from engine.events import Event, EventError, from_dict, parse_timestamp
 from engine.pack import Pack
 from engine.rulefile import RuleError, RuleFileError
 from engine.yamlpos import LocatedDict, LocatedList, YamlError, load, plain
@@ -161,12 +161,12 @@ def _duration(mapping: LocatedDict, name: str, default: str | None, fail) -> int
 
 
 def _events(test: LocatedDict, index: int, start: int, interval: int,
-            fail) -> list[tuple[int, dict]]:
+            fail) -> list[tuple[int, Event]]:
     inputs = test.get("input")
     if not isinstance(inputs, LocatedList):
         fail(test.line_of("input"), "`input` must be a list of series and events")
         return []
-    events: list[tuple[int, dict]] = []
+    events: list[tuple[int, Event]] = []
     for number, item in enumerate(inputs):
         line = inputs.line_of(number)
         if not isinstance(item, LocatedDict):
@@ -188,8 +188,9 @@ def _events(test: LocatedDict, index: int, start: int, interval: int,
             for position, value in enumerate(values):
                 if value is not None:
                     t = start + offset + position * step
-                    event = dict(template, id=f"t{index}-s{number}-{position}", ts=t, value=value)
-                    if not _valid(event, line, fail):
+                    event = _event(dict(template, id=f"t{index}-s{number}-{position}", ts=t,
+                                        value=value), line, fail)
+                    if event is None:
                         break
                     events.append((t, event))
         singles = [item["event"]] if "event" in item else item.get("events", [])
@@ -203,20 +204,20 @@ def _events(test: LocatedDict, index: int, start: int, interval: int,
             except ValueError as error:
                 fail(line, f"at: {error}")
                 continue
-            event = dict({"id": f"t{index}-e{number}-{position}"}, **fields, ts=t)
-            if _valid(event, line, fail):
+            event = _event(dict({"id": f"t{index}-e{number}-{position}"}, **fields, ts=t), line,
+                           fail)
+            if event is not None:
                 events.append((t, event))
     events.sort(key=lambda pair: pair[0])
     return events
 
 
-def _valid(event: dict, line: int, fail) -> bool:
+def _event(data: dict, line: int, fail) -> Event | None:
     try:
-        validate(event)
-        return True
+        return from_dict(data)[1]
     except EventError as error:
         fail(line, f"input event is invalid: {error}")
-        return False
+        return None
 
 
 def _expected(test: LocatedDict, fail) -> list[str]:

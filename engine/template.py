@@ -3,8 +3,10 @@
 Besides dotted event fields a template may name `{key}`, `{rule}`, `{severity}` and
 `{occurrences}`. A field the event lacks renders as `?` rather than failing the alert.
 
+>>> from engine.events import Event, Location
 >>> template = Template("{location.grid}: water {value:.2f} m ({severity})")
->>> template.render({"value": 0.314, "location": {"grid": "YZ-03-07"}}, {"severity": "orange"})
+>>> event = Event("reading", "r1", 0, value=0.314, location=Location(grid="YZ-03-07"))
+>>> template.render(event, {"severity": "orange"})
 'YZ-03-07: water 0.31 m (orange)'
 >>> Template("{value:.2q}")
 Traceback (most recent call last):
@@ -46,7 +48,13 @@ class Template:
             pieces.append((literal, tuple(name.split(".")), spec))
         self._pieces = pieces
 
-    def render(self, event: dict, alert: dict[str, Any]) -> str:
+    @property
+    def fields(self) -> list[tuple[str, ...]]:
+        """The event fields the template reads (alert fields excluded)."""
+        return [path for _, path, _ in self._pieces if path is not None and not (
+            len(path) == 1 and path[0] in ALERT_FIELDS)]
+
+    def render(self, event: Any, alert: dict[str, Any]) -> str:
         out = []
         for literal, path, spec in self._pieces:
             out.append(literal)
@@ -68,9 +76,12 @@ class Template:
 
 def _get(event: Any, path: tuple[str, ...]) -> Any:
     for part in path:
-        if not isinstance(event, dict):
+        if isinstance(event, dict):
+            event = event.get(part)
+        else:
+            event = getattr(event, part, None)
+        if event is None:
             return None
-        event = event.get(part)
     return event
 
 

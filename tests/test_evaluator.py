@@ -6,6 +6,7 @@ import random
 import pytest
 
 from engine.evaluator import Evaluator
+from engine.events import from_dict
 from engine.identity import alert_id
 from engine.pack import Pack
 
@@ -16,9 +17,9 @@ LOCATION = {"district": "渝中区", "grid": "YZ-03-07", "building": "B12"}
 
 def reading(minute: float, kind: str, value: float, device: str = "d1", **extra) -> tuple:
     t = T0 + int(minute * M)
-    event = {"kind": "reading", "id": f"{device}-{minute}", "ts": t, "device_id": device,
-             "type": kind, "value": value, "location": extra.pop("location", LOCATION), **extra}
-    return t, event
+    return from_dict({"kind": "reading", "id": f"{device}-{minute}", "ts": t, "device_id": device,
+                      "type": kind, "value": value,
+                      "location": extra.pop("location", LOCATION), **extra})
 
 
 def report(minute: float, text: str, category: str | None = None, **extra) -> tuple:
@@ -27,7 +28,7 @@ def report(minute: float, text: str, category: str | None = None, **extra) -> tu
              "location": extra.pop("location", LOCATION), **extra}
     if category:
         event["category"] = category
-    return t, event
+    return from_dict(event)
 
 
 def run(rules: str, events: list, *, lateness_ms: int = 2 * M, until: float | None = None):
@@ -246,11 +247,10 @@ def test_event_without_the_key_field_is_counted_not_evaluated():
 
 
 # -- event time -----------------------------------------------------------------------------------
-def city_events(seed: int = 5) -> list[tuple[int, dict]]:
-    from engine.events import validate
+def city_events(seed: int = 5) -> list[tuple]:
     from engine.simulation import simulate
     run_ = simulate(seed=seed, duration_ms=4 * 3_600_000, devices=150)
-    return [(validate(e), e) for e in run_.events]
+    return [from_dict(e) for e in run_.events]
 
 
 def shipped_pack() -> Pack:
@@ -268,7 +268,7 @@ def evaluate(pack: Pack, events, batch: int = 500, lateness_ms: int = 2 * M) -> 
 
 def test_out_of_order_events_within_the_lateness_give_the_same_alerts():
     pack = shipped_pack()
-    ordered = sorted(city_events(), key=lambda pair: (pair[0], pair[1]["id"]))
+    ordered = sorted(city_events(), key=lambda pair: (pair[0], pair[1].id))
     shuffled = list(ordered)
     rng = random.Random(1)
     # Displace events by up to 90 s of event time: well inside the 2-minute lateness.
@@ -288,7 +288,7 @@ def test_events_older_than_the_lateness_are_returned_as_late_and_not_evaluated()
     evaluator = Evaluator(Pack.from_text(THRESHOLD), lateness_ms=2 * M)
     first = evaluator.process([reading(10, "water_level", 0.0), reading(11, "water_level", 0.0)])
     out = evaluator.process([reading(9, "water_level", 0.9), reading(7, "water_level", 0.9)])
-    assert first.late == [] and [e["id"] for _, e in out.late] == ["d1-7"]
+    assert first.late == [] and [e.id for _, e in out.late] == ["d1-7"]
     assert evaluator.stats()["late"] == 1
 
 

@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import pytest
 
+from engine.events import Event, Location
 from engine.expr import ExpressionError, compile_expression
 
-EVENT = {"value": 0.3, "text": "3栋楼道漏水，有煤气味", "type": "water_level",
-         "location": {"grid": "YZ-03-07", "building": "B12"}, "attrs": {"alarm_limit": 25, "floor": 3}}
+EVENT = Event("reading", "r1", 0, value=0.3, text="3栋楼道漏水，有煤气味", type="water_level",
+              location=Location(grid="YZ-03-07", building="B12"),
+              attrs={"alarm_limit": 25, "floor": 3})
 
 
 @pytest.mark.parametrize("source, expected", [
@@ -36,9 +38,13 @@ def test_expression_value(source, expected):
     "attrs.nothing.deeper > 1",
     "value / attrs.zero > 1",
     "text > 1",                       # text compared with a number
+    "location.grid == 'G'",           # no location at all
+    "not (value > 1)",                # undefined stays undefined under `not`
 ])
 def test_undefined_expression_is_false_not_an_error(source):
-    event = {"text": "x", "attrs": {"zero": 0}, "value": 1} if "zero" in source else {"text": "x"}
+    event = Event("report", "t1", 0, text="x", attrs={"zero": 0})
+    if "zero" in source:
+        event.value = 1.0
     assert compile_expression(source).test(event, ()) is False
 
 
@@ -47,11 +53,12 @@ def test_undefined_expression_is_false_not_an_error(source):
     ("open('/etc/passwd')", "unknown function 'open'"),
     ("value.__class__", "'__class__' is not a field name"),
     ("_secret > 1", "'_secret' is not a field name"),
-    ("lambda: 1", "unexpected ':'"),
-    ("[x for x in y]", "expected ], found 'for'"),
+    ("lambda: 1", "unknown field 'lambda'"),
+    ("value > 1: 2", "unexpected ':'"),
+    ("[value for value in text]", "expected ], found 'for'"),
     ("value[0]", "unexpected '['"),
-    ("text.lower()", "unexpected '('"),
-    ("a if b else c", "unexpected 'if'"),
+    ("text.lower()", "'text' has no fields"),
+    ("value if text else type", "unexpected 'if'"),
     ("1 < value < 2", "chained comparisons are not supported"),
     ("value > 10m", "a duration (10m) is only allowed as a window function's argument"),
     ("count(10)", "count() needs a duration"),
@@ -66,6 +73,9 @@ def test_undefined_expression_is_false_not_an_error(source):
     ("", "empty expression"),
     ("value >", "expected a value"),
     ("avg(count(1h), 1h) > 1", "window function count() is not allowed here"),
+    ("valeu > 1", "unknown field 'valeu'"),
+    ("location.floor > 1", "unknown field 'location.floor': a location has district"),
+    ("value.x > 1", "'value' has no fields"),
 ])
 def test_expression_outside_the_language_is_refused(source, fragment):
     with pytest.raises(ExpressionError) as caught:

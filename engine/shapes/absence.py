@@ -8,6 +8,7 @@ wall clock, so a replay raises exactly the absences the live stream raised.
 from __future__ import annotations
 
 from engine.lifecycle import Phase
+from engine.events import Event
 from engine.rulefile import RuleSpec
 from engine.shapes.base import Clock, KeyState, Rule, compile_matcher
 
@@ -22,23 +23,27 @@ class AbsenceRule(Rule):
         self.matcher = compile_matcher(spec.match, skip=routed_fields)
         self.absent_for = spec.absent_for_ms
 
-    def observe(self, t: int, event: dict) -> None:
+    def observe(self, t: int, event: Event) -> None:
         if self.matcher is not None and not self.matcher(event):
             return
-        keyed = self.state_for(event)
-        if keyed is None:
-            return
-        key, state = keyed
+        key = self.key_of(event)
+        state = self.states.get(key) if type(key) is str else None
+        if state is None:
+            keyed = self.state_for(event)
+            if keyed is None:
+                return
+            key, state = keyed
         state.last = event
         state.last_t = t
         self.evaluations += 1
         if state.episode.phase is not Phase.inactive:
-            state.evidence.append(event)
+            state.evidence.append(event)       # the event that ends the silence
             self.observe_at(key, state, t, False, True, None)
-        else:
-            state.evidence.clear()
-            state.evidence.append(event)
-        self.reschedule(key, state)
+            self.reschedule(key, state)
+        elif state.queued is None:
+            # One timer per key at a time: when it fires early (the key spoke since), the
+            # wake-up moves it to the new deadline instead of queueing one per event.
+            self.clock.schedule(self.id, key, state, t + self.absent_for)
 
     def due(self, state: KeyState) -> int | None:
         if state.episode.phase is Phase.inactive:
@@ -48,5 +53,7 @@ class AbsenceRule(Rule):
     def wake_shape(self, key: str, state: KeyState, at: int) -> None:
         silent_since = state.last_t + self.absent_for
         if state.episode.phase is Phase.inactive and at >= silent_since:
+            state.evidence.clear()
+            state.evidence.append(state.last)   # the last event before the silence
             level = self.level_for(state.last, state.windows)
             self.observe_at(key, state, silent_since, True, False, level)

@@ -7,18 +7,21 @@ wakes the rule for a key when event time (the watermark) reaches the requested i
 """
 from __future__ import annotations
 
+import re
 from collections import deque
 from heapq import heappush
 from typing import Any, Callable
 
 from engine.events import format_timestamp
-from engine.expr import compile_expression, field_code
+from engine.events import LOCATION_FIELDS, Event
+from engine.expr import FIELD_NAMESPACE, compile_expression, field_code
 from engine.identity import alert_id
 from engine.lifecycle import Episode, Level, Phase, Policy, advance, expire
 from engine.rulefile import RuleSpec
 from engine.windows import make_window
 
-__all__ = ["Rule", "KeyState", "Clock", "EVIDENCE_LIMIT"]
+__all__ = ["Rule", "KeyState", "Clock", "EVIDENCE_LIMIT", "compile_getter", "compile_matcher",
+           "compile_argument", "key_text"]
 
 EVIDENCE_LIMIT = 5
 _TEXT_EVIDENCE_CHARS = 200
@@ -48,8 +51,8 @@ class KeyState:
     def __init__(self, windows: list) -> None:
         self.episode = Episode()
         self.windows = windows
-        self.evidence: deque[dict] = deque(maxlen=EVIDENCE_LIMIT)
-        self.last: dict | None = None
+        self.evidence: deque[Event] = deque(maxlen=EVIDENCE_LIMIT)
+        self.last: Event | None = None
         self.last_t = 0
         self.hold_until: int | None = None
         self.queued: int | None = None
@@ -63,14 +66,30 @@ class KeyState:
             setattr(self, name, value)
 
 
-def compile_getter(paths: tuple[str, ...]) -> Callable[[dict], Any]:
-    """A function reading the (dotted) key fields of an event as one text, None if any is absent."""
+def compile_getter(paths: tuple[str, ...]) -> Callable[[Event], Any]:
+    """A function reading the key fields of an event: the raw value of a single field (callers
+    pass a non-text through `key_text`), or the fields joined by '/', None if any is absent."""
     parts = [field_code(path.split(".")) for path in paths]
     if len(parts) == 1:
-        source = f"lambda e: _text({parts[0]})"
+        source = f"lambda e: {parts[0]}"
     else:
         source = f"lambda e: _join(({', '.join(parts)},))"
-    return eval(source, {"__builtins__": {}, "_E": {}, "_text": _text, "_join": _join})
+    return eval(source, dict(FIELD_NAMESPACE, _join=_join))
+
+
+def compile_argument(source: str) -> Callable[[Event], Any]:
+    """A window function's argument as a function of the event (None when undefined)."""
+    if re.fullmatch(r"[A-Za-z]\w*", source):   # a plain field cannot be undefined: no guard
+        return eval(f"lambda e: {field_code([source])}", dict(FIELD_NAMESPACE))
+    expression = compile_expression(source, allow_windows=False).evaluate
+
+    def argument(event: Event) -> Any:
+        try:
+            return expression(event, ())
+        except (TypeError, AttributeError, ZeroDivisionError, ValueError):
+            return None
+
+    return argument
 
 
 def compile_matcher(match: dict[str, tuple], skip: tuple[str, ...] = ()) -> Callable | None:
@@ -83,17 +102,17 @@ def compile_matcher(match: dict[str, tuple], skip: tuple[str, ...] = ()) -> Call
         tests.append(f"{code} == {values[0]!r}" if len(values) == 1 else f"{code} in {values!r}")
     if not tests:
         return None
-    return eval(f"lambda e: {' and '.join(tests)}", {"__builtins__": {}, "_E": {}})
+    return eval(f"lambda e: {' and '.join(tests)}", dict(FIELD_NAMESPACE))
 
 
-def _text(value: Any) -> str | None:
+def key_text(value: Any) -> str | None:
     if value is None or isinstance(value, (dict, list)):
         return None
     return value if type(value) is str else str(value)
 
 
 def _join(values: tuple) -> str | None:
-    texts = [_text(value) for value in values]
+    texts = [key_text(value) for value in values]
     return None if None in texts else "/".join(texts)
 
 
@@ -112,32 +131,21 @@ class Rule:
         self.unkeyed = 0
         self.evaluations = 0
         self.window_specs = spec.windows
-        self.window_arguments = [self._argument(w.argument) for w in spec.windows]
+        self.window_arguments = [compile_argument(w.argument) if w.argument else None
+                                 for w in spec.windows]
         self._labels = spec.labels
         self._title = spec.title
-
-    @staticmethod
-    def _argument(source: str | None) -> Callable[[dict], Any] | None:
-        if source is None:
-            return None
-        function = compile_expression(source, allow_windows=False).evaluate
-
-        def argument(event: dict) -> Any:
-            try:
-                return function(event, ())
-            except (TypeError, AttributeError, ZeroDivisionError, ValueError):
-                return None
-
-        return argument
 
     def new_state(self) -> KeyState:
         return KeyState([make_window(spec) for spec in self.window_specs])
 
-    def state_for(self, event: dict) -> tuple[str, KeyState] | None:
+    def state_for(self, event: Event) -> tuple[str, KeyState] | None:
         key = self.key_of(event)
-        if key is None:
-            self.unkeyed += 1
-            return None
+        if type(key) is not str:
+            key = key_text(key)
+            if key is None:
+                self.unkeyed += 1
+                return None
         state = self.states.get(key)
         if state is None:
             state = self.states[key] = self.new_state()
@@ -197,7 +205,7 @@ class Rule:
 
     def emit(self, key: str, state: KeyState, change: str) -> None:
         episode = state.episode
-        event = state.last or {}
+        event = state.last
         alert = {"key": key, "rule": self.id, "severity": episode.level.name,
                  "occurrences": episode.occurrences}
         self.clock.records.append({
@@ -213,19 +221,22 @@ class Rule:
             "title": self._title,
             "summary": {lang: template.render(event, alert)
                         for lang, template in self.spec.summary.items()},
-            "location": event.get("location"),
+            "location": _location(event.location),
             "evidence": [_evidence(item) for item in state.evidence],
             "occurrences": episode.occurrences,
         })
 
 
-def _evidence(event: dict) -> dict:
-    item = {"id": event.get("id"), "ts": event.get("ts")}
-    if event.get("kind") == "reading":
-        item["device_id"] = event.get("device_id")
-        item["type"] = event.get("type")
-        item["value"] = event.get("value")
-    else:
-        item["category"] = event.get("category")
-        item["text"] = (event.get("text") or "")[:_TEXT_EVIDENCE_CHARS]
-    return item
+def _evidence(event: Event) -> dict:
+    if event.kind == "reading":
+        return {"id": event.id, "ts": event.ts, "device_id": event.device_id, "type": event.type,
+                "value": event.value}
+    return {"id": event.id, "ts": event.ts, "category": event.category,
+            "text": event.text[:_TEXT_EVIDENCE_CHARS]}
+
+
+def _location(location: Any) -> dict | None:
+    if location is None:
+        return None
+    return {name: value for name in LOCATION_FIELDS
+            if (value := getattr(location, name)) is not None}

@@ -10,6 +10,7 @@ for that long (rules on reports lapse after an hour unless they say otherwise).
 from __future__ import annotations
 
 from engine.lifecycle import Phase
+from engine.events import Event
 from engine.rulefile import RuleSpec
 from engine.shapes.base import Clock, KeyState, Rule, compile_matcher
 
@@ -25,25 +26,30 @@ class ConditionRule(Rule):
         super().__init__(spec, clock)
         self.matcher = compile_matcher(spec.match, skip=routed_fields)
         self.when = spec.when
+        self.test = spec.when.test
         self.clear = spec.clear
         self.windowed = bool(spec.windows)
         self.time_windows = any(w.function not in _TIMELESS_WINDOWS for w in spec.windows)
         self.stale_after = spec.stale_after_ms
 
-    def observe(self, t: int, event: dict) -> None:
+    def observe(self, t: int, event: Event) -> None:
         if self.matcher is not None and not self.matcher(event):
             return
-        keyed = self.state_for(event)
-        if keyed is None:
-            return
-        key, state = keyed
+        key = self.key_of(event)
+        state = self.states.get(key) if type(key) is str else None
+        if state is None:
+            keyed = self.state_for(event)
+            if keyed is None:
+                return
+            key, state = keyed
         windows = state.windows
-        for window, argument in zip(windows, self.window_arguments):
-            window.add(t, argument(event) if argument is not None else None)
+        if windows:
+            for window, argument in zip(windows, self.window_arguments):
+                window.add(t, argument(event) if argument is not None else None)
         state.last = event
         state.last_t = t
         self.evaluations += 1
-        holds = self.when.test(event, windows)
+        holds = self.test(event, windows)
         episode = state.episode
         if self.windowed:
             state.evidence.append(event)   # the lead-up matters: the reports that made the count
@@ -80,4 +86,4 @@ class ConditionRule(Rule):
         if self.time_windows and state.episode.phase is not Phase.inactive:
             for window in state.windows:
                 window.expire(at)
-            self._judge(key, state, at, self.when.test(state.last, state.windows))
+            self._judge(key, state, at, self.test(state.last, state.windows))

@@ -7,8 +7,9 @@ hold for `within` (then it lapses, unless completed again). One event never serv
 """
 from __future__ import annotations
 
+from engine.events import Event
 from engine.rulefile import RuleSpec
-from engine.shapes.base import Clock, KeyState, Rule, compile_matcher
+from engine.shapes.base import Clock, KeyState, Rule, compile_argument, compile_matcher
 from engine.windows import make_window
 
 __all__ = ["SequenceRule"]
@@ -21,7 +22,8 @@ class SequenceRule(Rule):
         super().__init__(spec, clock)
         self.within = spec.within_ms
         self.steps = [(compile_matcher(step.match), step.when,
-                       [self._argument(w.argument) for w in step.windows], step.windows)
+                       [compile_argument(w.argument) if w.argument else None
+                        for w in step.windows], step.windows)
                       for step in spec.sequence]
         self.last_step = len(self.steps) - 1
 
@@ -30,7 +32,7 @@ class SequenceRule(Rule):
         state.stages = [None] * len(self.steps)
         return state
 
-    def observe(self, t: int, event: dict) -> None:
+    def observe(self, t: int, event: Event) -> None:
         keyed = None
         for index in range(self.last_step, -1, -1):
             matcher, when, arguments, _ = self.steps[index]
