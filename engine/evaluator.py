@@ -35,14 +35,12 @@ partition with `advance`; at the end of a replay, `flush` evaluates everything t
 from __future__ import annotations
 
 import pickle
-from bisect import bisect_left, insort
-from heapq import heappop
-from operator import attrgetter
+from bisect import bisect_left
 from typing import Iterable, NamedTuple
 
 from engine.events import Event
 from engine.pack import Pack
-from engine.shapes import ROUTING_FIELDS, Clock, Rule, build
+from engine.shapes import ROUTING_FIELDS, Item, Rule, build
 
 __all__ = ["Evaluator", "Output", "DEFAULT_LATENESS_MS"]
 
@@ -60,15 +58,15 @@ class Evaluator:
         if lateness_ms < 0:
             raise ValueError("lateness_ms must be zero or more")
         self.lateness_ms = lateness_ms
-        self.clock = Clock()
         self.rules: dict[str, Rule] = {}
         self.max_time = _NO_WATERMARK
         self.watermark = _NO_WATERMARK
         self.events_in = 0
         self.events_late = 0
-        self._pending: list[tuple[int, str, int, Event]] = []
+        self._records: list[tuple[int, int, dict]] = []
+        self._pending: list[Item] = []
         self._arrivals = 0
-        self._routes: dict[str, tuple[str, dict[object, list[Rule]], list[Rule]]] = {}
+        self._wanted: list[tuple[Rule, dict[str, set | str]]] = []
         self.load(pack)
 
     # -- rules -----------------------------------------------------------------------------------
@@ -76,36 +74,43 @@ class Evaluator:
         """Switch to `pack`; rules whose id and definition did not change keep their state."""
         previous = self.rules
         self.rules = {}
-        for spec in pack.specs:
-            rule = build(spec, self.clock)
+        for position, spec in enumerate(pack.specs):
             old = previous.get(spec.id)
             if old is not None and old.spec.fingerprint == spec.fingerprint:
-                rule.states = old.states
+                rule = old
+            else:
+                rule = build(spec, self._records)
+            rule.position = position
             self.rules[spec.id] = rule
-        self._routes = _routes(list(self.rules.values()))
+        self._wanted = [(rule, {kind: _wanted_values(rule, kind, field)
+                                for kind, field in ROUTING_FIELDS.items()})
+                        for rule in self.rules.values()]
 
     # -- events ----------------------------------------------------------------------------------
     def process(self, events: Iterable[tuple[int, Event]]) -> Output:
         """Accept a batch of (event time ms, event); evaluate what the watermark now allows."""
         late = []
         pending = self._pending
+        arrivals, max_time, watermark = self._arrivals, self.max_time, self.watermark
         lateness = self.lateness_ms
+        in_order = True
         for t, event in events:
-            if t < self.watermark:
+            if t < watermark:
                 late.append((t, event))
                 continue
-            self._arrivals += 1
-            item = (t, event.id, self._arrivals, event)
-            if not pending or item > pending[-1]:
-                pending.append(item)
+            arrivals += 1
+            pending.append((t, event.id, arrivals, event))
+            if t > max_time:
+                max_time = t
+                watermark = t - lateness
             else:
-                insort(pending, item)
-            if t > self.max_time:
-                self.max_time = t
-                self.watermark = t - lateness
+                in_order = False   # older, or as old: its id decides its place
+        if not in_order:
+            pending.sort()   # nearly sorted: timsort merges the few displaced runs in linear time
+        self._arrivals, self.max_time, self.watermark = arrivals, max_time, watermark
         self.events_in += len(late)
         self.events_late += len(late)
-        return Output(self._release(self.watermark), late)
+        return Output(self._release(watermark), late)
 
     def advance(self, watermark: int) -> Output:
         """Move the watermark forward without events (an idle partition in a live stream)."""
@@ -120,70 +125,74 @@ class Evaluator:
         return self.advance(self.max_time + 1)
 
     def _release(self, watermark: int) -> list[dict]:
+        """Evaluate the buffered events before the watermark, then the timers before it."""
         pending = self._pending
         cut = bisect_left(pending, (watermark,))
-        timers = self.clock.timers
-        routes = self._routes
-        for t, _, _, event in pending[:cut]:
-            if timers and timers[0][0] < t:
-                self._fire_timers(t - 1)
-            route_value, table, others = routes[event.kind]
-            for rule in table.get(route_value(event), others):
-                rule.observe(t, event)
-        del pending[:cut]
-        self.events_in += cut
-        self._fire_timers(watermark - 1)
-        records = self.clock.records
-        self.clock.records = []
-        return records
+        if cut:
+            released = pending[:cut]
+            del pending[:cut]
+            self.events_in += cut
+            for rule, items in self._dispatch(released):
+                rule.process(items)
+        for rule in self.rules.values():
+            if rule.timers and rule.timers[0][0] < watermark:
+                rule.fire_timers(watermark - 1)
+        records = self._records
+        if not records:
+            return []
+        records.sort(key=_record_order)   # stable: a rule's records keep their own order
+        ordered = [record for _, _, record in records]
+        records.clear()
+        return ordered
 
-    def _fire_timers(self, until: int) -> None:
-        timers, rules = self.clock.timers, self.rules
-        while timers and timers[0][0] <= until:
-            at, _, rule_id, key = heappop(timers)
-            rule = rules.get(rule_id)
-            if rule is not None:
-                rule.wake(key, at)
+    def _dispatch(self, released: list[Item]) -> list[tuple[Rule, list[Item]]]:
+        """Split a time-ordered batch into each rule's events: one dict lookup per event."""
+        groups: dict[tuple[str, object], list[Item]] = {}
+        for item in released:
+            event = item[3]
+            route = (event.kind, event.type if event.kind == "reading" else event.category)
+            group = groups.get(route)
+            if group is None:
+                groups[route] = [item]
+            else:
+                group.append(item)
+        work = []
+        for rule, wanted in self._wanted:
+            mine = [group for (kind, value), group in groups.items()
+                    if wanted[kind] == "any" or (wanted[kind] and value in wanted[kind])]
+            if len(mine) == 1:
+                work.append((rule, mine[0]))
+            elif mine:
+                merged = [item for group in mine for item in group]
+                merged.sort()
+                work.append((rule, merged))
+        return work
 
     # -- state -----------------------------------------------------------------------------------
     def snapshot(self) -> bytes:
         """Every piece of state, restorable into an evaluator of the same pack."""
-        states = {rule_id: (rule.spec.fingerprint, rule.states) for rule_id, rule in
-                  self.rules.items()}
-        return pickle.dumps((states, self.clock.timers, self.clock.sequence, self._pending,
-                             self._arrivals, self.max_time, self.watermark, self.events_in,
-                             self.events_late), protocol=pickle.HIGHEST_PROTOCOL)
+        rules = {rule_id: (rule.spec.fingerprint, rule.states, rule.timers)
+                 for rule_id, rule in self.rules.items()}
+        return pickle.dumps((rules, self._pending, self._arrivals, self.max_time, self.watermark,
+                             self.events_in, self.events_late), protocol=pickle.HIGHEST_PROTOCOL)
 
     def restore(self, snapshot: bytes) -> None:
-        (states, timers, sequence, self._pending, self._arrivals, self.max_time, self.watermark,
-         self.events_in, self.events_late) = pickle.loads(snapshot)
-        self.clock.timers, self.clock.sequence = timers, sequence
-        for rule_id, (fingerprint, rule_states) in states.items():
+        (rules, self._pending, self._arrivals, self.max_time, self.watermark, self.events_in,
+         self.events_late) = pickle.loads(snapshot)
+        for rule_id, (fingerprint, states, timers) in rules.items():
             rule = self.rules.get(rule_id)
             if rule is not None and rule.spec.fingerprint == fingerprint:
-                rule.states = rule_states
+                rule.states, rule.timers = states, timers
 
     def stats(self) -> dict[str, int]:
         return {"events": self.events_in, "late": self.events_late,
-                "pending": len(self._pending), "timers": len(self.clock.timers),
+                "pending": len(self._pending),
+                "timers": sum(len(rule.timers) for rule in self.rules.values()),
                 "keys": sum(len(rule.states) for rule in self.rules.values())}
 
 
-def _routes(rules: list[Rule]) -> dict[str, tuple[str, dict[object, list[Rule]], list[Rule]]]:
-    """Per kind: the routing field, the rules for each of its values, the rules for any value.
-
-    Lists keep the pack's order, so one event's alerts always come out in the same order.
-    """
-    routes = {}
-    for kind, field in ROUTING_FIELDS.items():
-        wanted = {rule.id: _wanted_values(rule, kind, field) for rule in rules}
-        values = {value for want in wanted.values() if want not in (None, "any") for value in want}
-        anywhere = [rule for rule in rules if wanted[rule.id] == "any"]
-        table = {value: [rule for rule in rules if wanted[rule.id] == "any" or (
-                    wanted[rule.id] is not None and value in wanted[rule.id])]
-                 for value in values}
-        routes[kind] = (attrgetter(field), table, anywhere)
-    return routes
+def _record_order(record: tuple[int, int, dict]) -> tuple[int, int]:
+    return record[0], record[1]
 
 
 def _wanted_values(rule: Rule, kind: str, field: str) -> set | str | None:

@@ -3,22 +3,23 @@ from __future__ import annotations
 
 from engine.rulefile import RuleSpec
 from engine.shapes.absence import AbsenceRule
-from engine.shapes.base import Clock, Rule
+from engine.shapes.base import Item, Rule
 from engine.shapes.condition import ConditionRule
 from engine.shapes.sequence import SequenceRule
 
-__all__ = ["build", "Clock", "Rule", "ROUTING_FIELDS"]
+__all__ = ["build", "Item", "Rule", "ROUTING_FIELDS"]
 
 # Routing pre-filters each kind of event on one field through a dict lookup.
 ROUTING_FIELDS = {"reading": "type", "report": "category"}
 
 
-def build(spec: RuleSpec, clock: Clock) -> Rule:
+def build(spec: RuleSpec, records: list) -> Rule:
+    """The compiled rule for a spec; it appends its alert records to `records`."""
     if spec.shape == "sequence":
-        return SequenceRule(spec, clock)
+        return SequenceRule(spec, records)
     routed = ["kind"]
     if len(spec.on) == 1 and ROUTING_FIELDS[spec.on[0]] in spec.match:
         routed.append(ROUTING_FIELDS[spec.on[0]])
     if spec.shape == "absence":
-        return AbsenceRule(spec, clock, tuple(routed))
-    return ConditionRule(spec, clock, tuple(routed))
+        return AbsenceRule(spec, records, tuple(routed))
+    return ConditionRule(spec, records, tuple(routed))

@@ -10,7 +10,7 @@ from __future__ import annotations
 from engine.lifecycle import Phase
 from engine.events import Event
 from engine.rulefile import RuleSpec
-from engine.shapes.base import Clock, KeyState, Rule, compile_matcher
+from engine.shapes.base import Item, KeyState, Rule, compile_matcher
 
 __all__ = ["AbsenceRule"]
 
@@ -18,32 +18,39 @@ __all__ = ["AbsenceRule"]
 class AbsenceRule(Rule):
     shape = "absence"
 
-    def __init__(self, spec: RuleSpec, clock: Clock, routed_fields: tuple[str, ...]) -> None:
-        super().__init__(spec, clock)
+    def __init__(self, spec: RuleSpec, records: list, routed_fields: tuple[str, ...]) -> None:
+        super().__init__(spec, records)
         self.matcher = compile_matcher(spec.match, skip=routed_fields)
         self.absent_for = spec.absent_for_ms
 
-    def observe(self, t: int, event: Event) -> None:
-        if self.matcher is not None and not self.matcher(event):
-            return
-        key = self.key_of(event)
-        state = self.states.get(key) if type(key) is str else None
-        if state is None:
-            keyed = self.state_for(event)
-            if keyed is None:
-                return
-            key, state = keyed
-        state.last = event
-        state.last_t = t
-        self.evaluations += 1
-        if state.episode.phase is not Phase.inactive:
-            state.evidence.append(event)       # the event that ends the silence
-            self.observe_at(key, state, t, False, True, None)
-            self.reschedule(key, state)
-        elif state.queued is None:
-            # One timer per key at a time: when it fires early (the key spoke since), the
-            # wake-up moves it to the new deadline instead of queueing one per event.
-            self.clock.schedule(self.id, key, state, t + self.absent_for)
+    def process(self, items: list[Item]) -> None:
+        matcher, key_of, states, timers = self.matcher, self.key_of, self.states, self.timers
+        absent_for, inactive = self.absent_for, Phase.inactive
+        evaluated = 0
+        for t, _, _, event in items:
+            if timers and timers[0][0] < t:
+                self.fire_timers(t - 1)
+            if matcher is not None and not matcher(event):
+                continue
+            key = key_of(event)
+            state = states.get(key) if type(key) is str else None
+            if state is None:
+                keyed = self.state_for(event)
+                if keyed is None:
+                    continue
+                key, state = keyed
+            state.last = event
+            state.last_t = t
+            evaluated += 1
+            if state.episode.phase is not inactive:
+                state.evidence.append(event)       # the event that ends the silence
+                self.observe_at(key, state, t, False, True, None)
+                self.reschedule(key, state)
+            elif state.queued is None:
+                # One timer per key at a time: when it fires early (the key spoke since), the
+                # wake-up moves it to the new deadline instead of queueing one per event.
+                self.schedule(key, state, t + absent_for)
+        self.evaluations += evaluated
 
     def due(self, state: KeyState) -> int | None:
         if state.episode.phase is Phase.inactive:

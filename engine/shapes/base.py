@@ -2,44 +2,33 @@
 
 A shape (condition, absence, sequence) decides *whether its condition holds* at an instant of
 event time; this base turns those observations into episodes through `engine.lifecycle` and into
-alert records. Per-key state lives in `Rule.states`; timers go to the evaluator's `Clock`, which
-wakes the rule for a key when event time (the watermark) reaches the requested instant.
+alert records. A rule owns its per-key state (`states`) and its timers (a heap of instants at which
+a key needs a look without an event). Rules share nothing, so the evaluator hands each rule the
+whole batch of its events at once: `process(items)` runs one tight loop per rule and batch instead
+of one call per event and rule, firing the rule's timers in between in event-time order.
 """
 from __future__ import annotations
 
 import re
 from collections import deque
-from heapq import heappush
+from heapq import heappop, heappush
 from typing import Any, Callable
 
-from engine.events import format_timestamp
-from engine.events import LOCATION_FIELDS, Event
+from engine.events import LOCATION_FIELDS, Event, format_timestamp
 from engine.expr import FIELD_NAMESPACE, compile_expression, field_code
 from engine.identity import alert_id
 from engine.lifecycle import Episode, Level, Phase, Policy, advance, expire
 from engine.rulefile import RuleSpec
 from engine.windows import make_window
 
-__all__ = ["Rule", "KeyState", "Clock", "EVIDENCE_LIMIT", "compile_getter", "compile_matcher",
+__all__ = ["Rule", "KeyState", "Item", "EVIDENCE_LIMIT", "compile_getter", "compile_matcher",
            "compile_argument", "key_text"]
+
+# A released event as the evaluator hands it over: (event time, id, arrival number, event).
+Item = tuple[int, str, int, Event]
 
 EVIDENCE_LIMIT = 5
 _TEXT_EVIDENCE_CHARS = 200
-
-
-class Clock:
-    """The timer queue and output of one evaluator, shared by its rules."""
-
-    def __init__(self) -> None:
-        self.timers: list[tuple[int, int, str, str]] = []
-        self.sequence = 0
-        self.records: list[dict] = []
-
-    def schedule(self, rule_id: str, key: str, state: "KeyState", at: int) -> None:
-        if state.queued is None or at < state.queued:
-            state.queued = at
-            self.sequence += 1
-            heappush(self.timers, (at, self.sequence, rule_id, key))
 
 
 class KeyState:
@@ -117,14 +106,20 @@ def _join(values: tuple) -> str | None:
 
 
 class Rule:
-    """A compiled rule of any shape; subclasses implement `observe` and `wake_shape`."""
+    """A compiled rule of any shape; subclasses implement `process` and `wake_shape`.
+
+    Records go to `records` as (instant, rule position, record): the evaluator merges the rules'
+    records of a batch by instant and rule position, an order that does not depend on batching.
+    """
 
     shape = "base"
 
-    def __init__(self, spec: RuleSpec, clock: Clock) -> None:
+    def __init__(self, spec: RuleSpec, records: list) -> None:
         self.spec = spec
         self.id = spec.id
-        self.clock = clock
+        self.position = 0
+        self.records = records
+        self.timers: list[tuple[int, str]] = []
         self.policy = Policy(spec.for_ms, spec.clear_for_ms, spec.cooldown_ms)
         self.key_of = compile_getter(spec.key)
         self.states: dict[str, KeyState] = {}
@@ -152,7 +147,7 @@ class Rule:
         return key, state
 
     # -- the parts shapes call ------------------------------------------------------------------
-    def level_for(self, event: dict, windows: list) -> Level:
+    def level_for(self, event: Event, windows: list) -> Level:
         for condition, level in self.spec.severity:
             if condition is None or condition.test(event, windows):
                 return level
@@ -165,8 +160,24 @@ class Rule:
         if change is not None:
             self.emit(key, state, change)
 
+    def process(self, items: list[Item]) -> None:
+        """Evaluate a time-ordered batch of this rule's events (timers before each event)."""
+        raise NotImplementedError
+
+    def schedule(self, key: str, state: KeyState, at: int) -> None:
+        if state.queued is None or at < state.queued:
+            state.queued = at
+            heappush(self.timers, (at, key))
+
+    def fire_timers(self, until: int) -> None:
+        """Wake every key whose timer is at or before `until`, in time order."""
+        timers = self.timers
+        while timers and timers[0][0] <= until:
+            at, key = heappop(timers)
+            self.wake(key, at)
+
     def wake(self, key: str, at: int) -> None:
-        """The clock reached `at` for this key: complete waits, expire holds and windows."""
+        """Event time reached `at` for this key: complete waits, expire holds and windows."""
         state = self.states.get(key)
         if state is None:
             return
@@ -176,7 +187,7 @@ class Rule:
         if due is None:
             return
         if due > at:
-            self.clock.schedule(self.id, key, state, due)
+            self.schedule(key, state, due)
             return
         change = expire(state.episode, self.policy, due)
         if change is not None:
@@ -201,14 +212,14 @@ class Rule:
     def reschedule(self, key: str, state: KeyState) -> None:
         due = self.due(state)
         if due is not None:
-            self.clock.schedule(self.id, key, state, due)
+            self.schedule(key, state, due)
 
     def emit(self, key: str, state: KeyState, change: str) -> None:
         episode = state.episode
         event = state.last
         alert = {"key": key, "rule": self.id, "severity": episode.level.name,
                  "occurrences": episode.occurrences}
-        self.clock.records.append({
+        self.records.append((episode.changed_at, self.position, {
             "id": alert_id(self.id, key, episode.starts_at),
             "rule": self.id,
             "key": key,
@@ -224,7 +235,7 @@ class Rule:
             "location": _location(event.location),
             "evidence": [_evidence(item) for item in state.evidence],
             "occurrences": episode.occurrences,
-        })
+        }))
 
 
 def _evidence(event: Event) -> dict:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from engine.lifecycle import Phase
 from engine.events import Event
 from engine.rulefile import RuleSpec
-from engine.shapes.base import Clock, KeyState, Rule, compile_matcher
+from engine.shapes.base import Item, KeyState, Rule, compile_matcher
 
 __all__ = ["ConditionRule"]
 
@@ -22,8 +22,8 @@ _TIMELESS_WINDOWS = ("previous", "first_seen")
 class ConditionRule(Rule):
     shape = "condition"
 
-    def __init__(self, spec: RuleSpec, clock: Clock, routed_fields: tuple[str, ...]) -> None:
-        super().__init__(spec, clock)
+    def __init__(self, spec: RuleSpec, records: list, routed_fields: tuple[str, ...]) -> None:
+        super().__init__(spec, records)
         self.matcher = compile_matcher(spec.match, skip=routed_fields)
         self.when = spec.when
         self.test = spec.when.test
@@ -32,34 +32,40 @@ class ConditionRule(Rule):
         self.time_windows = any(w.function not in _TIMELESS_WINDOWS for w in spec.windows)
         self.stale_after = spec.stale_after_ms
 
-    def observe(self, t: int, event: Event) -> None:
-        if self.matcher is not None and not self.matcher(event):
-            return
-        key = self.key_of(event)
-        state = self.states.get(key) if type(key) is str else None
-        if state is None:
-            keyed = self.state_for(event)
-            if keyed is None:
-                return
-            key, state = keyed
-        windows = state.windows
-        if windows:
-            for window, argument in zip(windows, self.window_arguments):
-                window.add(t, argument(event) if argument is not None else None)
-        state.last = event
-        state.last_t = t
-        self.evaluations += 1
-        holds = self.test(event, windows)
-        episode = state.episode
-        if self.windowed:
-            state.evidence.append(event)   # the lead-up matters: the reports that made the count
-        elif holds:
-            if episode.phase is Phase.inactive:
-                state.evidence.clear()
-            state.evidence.append(event)
-        if not holds and episode.phase is Phase.inactive:
-            return
-        self._judge(key, state, t, holds)
+    def process(self, items: list[Item]) -> None:
+        matcher, key_of, states, test = self.matcher, self.key_of, self.states, self.test
+        arguments = list(enumerate(self.window_arguments))
+        windowed, timers, inactive = self.windowed, self.timers, Phase.inactive
+        evaluated = 0
+        for t, _, _, event in items:
+            if timers and timers[0][0] < t:
+                self.fire_timers(t - 1)
+            if matcher is not None and not matcher(event):
+                continue
+            key = key_of(event)
+            state = states.get(key) if type(key) is str else None
+            if state is None:
+                keyed = self.state_for(event)
+                if keyed is None:
+                    continue
+                key, state = keyed
+            windows = state.windows
+            for index, argument in arguments:
+                windows[index].add(t, argument(event) if argument is not None else None)
+            state.last = event
+            state.last_t = t
+            evaluated += 1
+            holds = test(event, windows)
+            episode = state.episode
+            if windowed:
+                state.evidence.append(event)   # the lead-up matters: what made the count
+            elif holds:
+                if episode.phase is inactive:
+                    state.evidence.clear()
+                state.evidence.append(event)
+            if holds or episode.phase is not inactive:
+                self._judge(key, state, t, holds)
+        self.evaluations += evaluated
 
     def _judge(self, key: str, state: KeyState, t: int, holds: bool) -> None:
         event, windows = state.last, state.windows

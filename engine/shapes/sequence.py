@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from engine.events import Event
 from engine.rulefile import RuleSpec
-from engine.shapes.base import Clock, KeyState, Rule, compile_argument, compile_matcher
+from engine.shapes.base import Item, KeyState, Rule, compile_argument, compile_matcher
 from engine.windows import make_window
 
 __all__ = ["SequenceRule"]
@@ -18,8 +18,8 @@ __all__ = ["SequenceRule"]
 class SequenceRule(Rule):
     shape = "sequence"
 
-    def __init__(self, spec: RuleSpec, clock: Clock) -> None:
-        super().__init__(spec, clock)
+    def __init__(self, spec: RuleSpec, records: list) -> None:
+        super().__init__(spec, records)
         self.within = spec.within_ms
         self.steps = [(compile_matcher(step.match), step.when,
                        [compile_argument(w.argument) if w.argument else None
@@ -31,6 +31,13 @@ class SequenceRule(Rule):
         state = KeyState([[make_window(w) for w in windows] for *_, windows in self.steps])
         state.stages = [None] * len(self.steps)
         return state
+
+    def process(self, items: list[Item]) -> None:
+        timers = self.timers
+        for t, _, _, event in items:
+            if timers and timers[0][0] < t:
+                self.fire_timers(t - 1)
+            self.observe(t, event)
 
     def observe(self, t: int, event: Event) -> None:
         keyed = None
