@@ -23,10 +23,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from engine.evaluator import Evaluator  # noqa: E402
-from engine.events import EventError, decode  # noqa: E402
 from engine.pack import Pack  # noqa: E402
 from engine.simulation import simulate  # noqa: E402
-from ewe.cli import tune_gc  # noqa: E402
+from ewe.replay import ReplayCounts, replay, tune_gc  # noqa: E402
 
 CACHE = Path(__file__).resolve().parent / ".cache"
 
@@ -46,24 +45,19 @@ def city_file(events: int) -> Path:
     return path
 
 
-def replay(lines: list[bytes], pack: Pack) -> tuple[int, int, int]:
+def run(lines: list[bytes], pack: Pack) -> tuple[ReplayCounts, int, int]:
+    """`ewe replay` minus the file: the same loop, alert records encoded into memory."""
     evaluator = Evaluator(pack)
     sink = io.BytesIO()
-    rejected = alerts = 0
-    batch_size = 4096
-    for start in range(0, len(lines), batch_size):
-        batch = []
-        for raw in lines[start:start + batch_size]:
-            try:
-                batch.append(decode(raw))
-            except EventError:
-                rejected += 1
-        records = evaluator.process(batch).alerts
-        alerts += len(records)
-        sink.write(b"".join(orjson.dumps(record) + b"\n" for record in records))
-    records = evaluator.flush().alerts
-    sink.write(b"".join(orjson.dumps(record) + b"\n" for record in records))
-    return rejected, alerts + len(records), evaluator.stats()["keys"]
+    written = 0
+
+    def emit(alerts: list[dict]) -> None:
+        nonlocal written
+        written += len(alerts)
+        sink.write(b"".join(orjson.dumps(alert) + b"\n" for alert in alerts))
+
+    counts = replay(lines, evaluator, emit)
+    return counts, written, evaluator.stats()["keys"]
 
 
 def main() -> None:
@@ -80,7 +74,7 @@ def main() -> None:
     wall, cpu = time.perf_counter(), time.process_time()
     if profiler:
         profiler.enable()
-    rejected, alerts, keys = replay(lines, pack)
+    counts, alerts, keys = run(lines, pack)
     if profiler:
         profiler.disable()
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
@@ -88,7 +82,8 @@ def main() -> None:
     print(f"events          {len(lines):,} ({path.name}, {len(pack)} rules)")
     print(f"throughput      {len(lines) / wall:,.0f} events/s wall, {cpu / len(lines) * 1e6:.2f} "
           f"µs CPU per event")
-    print(f"alert records   {alerts:,}; rejected {rejected}; per-key states {keys:,}")
+    print(f"alert records   {alerts:,}; rejected {sum(counts.rejected.values())}; "
+          f"per-key states {keys:,}")
     print(f"peak memory     {peak / 1024:,.0f} MiB resident (input lines alone "
           f"{memory_before / 1024:,.0f} MiB before the replay)")
     if profiler:

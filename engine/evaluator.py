@@ -147,18 +147,23 @@ class Evaluator:
 
     def _dispatch(self, released: list[Item]) -> list[tuple[Rule, list[Item]]]:
         """Split a time-ordered batch into each rule's events: one dict lookup per event."""
-        groups: dict[tuple[str, object], list[Item]] = {}
+        readings: dict[object, list[Item]] = {}
+        reports: dict[object, list[Item]] = {}
         for item in released:
             event = item[3]
-            route = (event.kind, event.type if event.kind == "reading" else event.category)
-            group = groups.get(route)
+            if event.kind == "reading":
+                groups, value = readings, event.type
+            else:
+                groups, value = reports, event.category
+            group = groups.get(value)
             if group is None:
-                groups[route] = [item]
+                groups[value] = [item]
             else:
                 group.append(item)
+        by_kind = (("reading", readings), ("report", reports))
         work = []
         for rule, wanted in self._wanted:
-            mine = [group for (kind, value), group in groups.items()
+            mine = [group for kind, groups in by_kind for value, group in groups.items()
                     if wanted[kind] == "any" or (wanted[kind] and value in wanted[kind])]
             if len(mine) == 1:
                 work.append((rule, mine[0]))

@@ -21,7 +21,7 @@ engine.events.EventError: ts: ISO 8601 timestamp needs a UTC offset (e.g. +08:00
 """
 from __future__ import annotations
 
-import math
+from math import isfinite
 import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -116,17 +116,26 @@ def to_dict(event: Event) -> dict[str, Any]:
 
 
 def _check(event: Event) -> int:
+    """What the types cannot say: the fields each kind requires, and the event time."""
     if event.kind == "reading":
-        for name in ("device_id", "type"):
-            if getattr(event, name) is None:
-                raise EventError(name, "missing (expected a non-empty string)")
-        if event.value is None:
-            raise EventError("value", "missing (expected a number)")
-        if not math.isfinite(event.value):
+        if event.device_id is None or event.type is None or event.value is None:
+            name = "device_id" if event.device_id is None else (
+                "type" if event.type is None else "value")
+            raise EventError(name, "missing (expected "
+                                   f"{'a number' if name == 'value' else 'a non-empty string'})")
+        if not isfinite(event.value):
             raise EventError("value", "must be finite")
     elif event.text is None:
         raise EventError("text", "missing (expected a non-empty string)")
-    return parse_timestamp(event.ts)
+    ts = event.ts
+    if type(ts) is int:
+        if _MIN_MS <= ts < _MAX_MS:
+            return ts
+    else:
+        cached = _ts_cache.get(ts)
+        if cached is not None:
+            return cached
+    return parse_timestamp(ts)
 
 
 _ts_cache: dict[str, int] = {}

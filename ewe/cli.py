@@ -5,27 +5,26 @@ The command only wires things together: every decision is made in `engine/`.
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import sys
 import time
 from collections import Counter
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
 import orjson
 
 from engine.backtest import score
 from engine.durations import parse_duration
 from engine.evaluator import DEFAULT_LATENESS_MS, Evaluator
-from engine.events import EventError, decode, parse_timestamp
+from engine.events import EventError, parse_timestamp
 from engine.pack import Pack
 from engine.rulefile import RuleFileError, rule_files
 from engine.ruletest import run_file
 from engine.simulation import DEFAULT_START_MS, simulate
+from ewe.replay import ReplayCounts, replay, tune_gc
 
 SHIPPED_RULES = Path(__file__).resolve().parent.parent / "rules"
-_BATCH = 4096
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -147,28 +146,13 @@ def _replay(args: argparse.Namespace) -> int:
     tune_gc()
     source = sys.stdin.buffer if args.events == "-" else open(args.events, "rb")
     out = open(args.out, "wb") if args.out else sys.stdout.buffer
-    rejected: Counter[str] = Counter()
-    first_rejects: list[str] = []
     severities: Counter[tuple[str, str]] = Counter()
-    alerts_kept: list[dict] = []
+    kept: list[dict] | None = [] if args.truth else None
     progress = _Progress(source, args.progress)
     started = time.perf_counter()
-    lines = 0
     try:
-        for batch_lines in _batches(source):
-            batch = []
-            for raw in batch_lines:
-                lines += 1
-                try:
-                    batch.append(decode(raw))
-                except EventError as error:
-                    rejected[error.field] += 1
-                    if len(first_rejects) < 5:
-                        first_rejects.append(f"line {lines}: {error}")
-            output = evaluator.process(batch)
-            _write(out, output.alerts, severities, alerts_kept if args.truth else None)
-            progress.update()
-        _write(out, evaluator.flush().alerts, severities, alerts_kept if args.truth else None)
+        counts = replay(source, evaluator, lambda alerts: _write(out, alerts, severities, kept),
+                        progress.update)
     finally:
         progress.close()
         if args.out:
@@ -178,32 +162,13 @@ def _replay(args: argparse.Namespace) -> int:
         if source is not sys.stdin.buffer:
             source.close()
     elapsed = time.perf_counter() - started
-    _summary(lines, rejected, first_rejects, evaluator, severities, elapsed, args.lateness)
+    _summary(counts, evaluator, severities, elapsed, args.lateness)
     if args.truth:
         truth = [orjson.loads(line) for line in Path(args.truth).read_bytes().splitlines()
                  if line.strip()]
-        for line in score(alerts_kept, truth).lines():
+        for line in score(kept, truth).lines():
             print(line, file=sys.stderr)
     return 0
-
-
-def tune_gc() -> None:
-    """Events and per-key state are acyclic and freed by reference counting; the cyclic
-    collector's default thresholds would traverse all of them many times a second."""
-    gc.freeze()
-    gc.set_threshold(100_000, 50, 100)
-
-
-def _batches(source: BinaryIO) -> Iterator[list[bytes]]:
-    batch: list[bytes] = []
-    for raw in source:
-        if raw.strip():
-            batch.append(raw)
-            if len(batch) >= _BATCH:
-                yield batch
-                batch = []
-    if batch:
-        yield batch
 
 
 def _write(out: BinaryIO, alerts: list[dict], severities: Counter, keep: list | None) -> None:
@@ -217,16 +182,17 @@ def _write(out: BinaryIO, alerts: list[dict], severities: Counter, keep: list | 
         keep.extend(alerts)
 
 
-def _summary(lines: int, rejected: Counter, first_rejects: list[str], evaluator: Evaluator,
-             severities: Counter, elapsed: float, lateness: int) -> None:
+def _summary(counts: ReplayCounts, evaluator: Evaluator, severities: Counter, elapsed: float,
+             lateness: int) -> None:
     def say(text: str = "") -> None:
         print(text, file=sys.stderr)
 
     stats = evaluator.stats()
-    say(f"events read {lines}, rejected {sum(rejected.values())}, late {stats['late']} "
+    rejected = counts.rejected
+    say(f"events read {counts.lines}, rejected {sum(rejected.values())}, late {stats['late']} "
         f"(older than the {lateness // 1000}s lateness), evaluated {stats['events']} "
-        f"in {elapsed:.2f}s ({lines / elapsed if elapsed else 0:,.0f} events/s)")
-    for reason in first_rejects:
+        f"in {elapsed:.2f}s ({counts.lines / elapsed if elapsed else 0:,.0f} events/s)")
+    for reason in counts.first_rejects:
         say(f"  rejected {reason}")
     if rejected:
         say("  rejected by field: " + ", ".join(f"{f} {n}" for f, n in rejected.most_common()))
