@@ -37,3 +37,13 @@ def test_a_simulated_day_catches_every_injected_incident():
     assert {kind: (r.caught, r.incidents) for kind, r in report.by_type.items()} == {
         kind: (r.incidents, r.incidents) for kind, r in report.by_type.items()}
     assert len(report.by_type) >= 6
+
+
+def test_the_rule_test_example_in_the_documentation_passes(tmp_path):
+    text = (RULES.parent / "docs" / "rules.md").read_text()
+    example = text[text.index("rule_files: [../waterlogging.yaml]"):]
+    example = example[:example.index("```")].replace("../waterlogging.yaml",
+                                                       str(RULES / "waterlogging.yaml"))
+    (tmp_path / "example.test.yaml").write_text(example)
+    assert [(r.name, r.diff) for r in run_file(tmp_path / "example.test.yaml")] == [
+        ("water above 0.15 m for 5 minutes fires", [])]
