@@ -187,7 +187,7 @@ class Evaluator:
         for rule_id, (fingerprint, states, timers) in rules.items():
             rule = self.rules.get(rule_id)
             if rule is not None and rule.spec.fingerprint == fingerprint:
-                rule.states, rule.timers = states, timers
+                rule.adopt(states, timers)
 
     def stats(self) -> dict[str, int]:
         return {"events": self.events_in, "late": self.events_late,

@@ -123,6 +123,7 @@ class Rule:
         self.policy = Policy(spec.for_ms, spec.clear_for_ms, spec.cooldown_ms)
         self.key_of = compile_getter(spec.key)
         self.states: dict[str, KeyState] = {}
+        self.active: set[str] = set()   # keys whose episode is pending or firing
         self.unkeyed = 0
         self.evaluations = 0
         self.window_specs = spec.windows
@@ -157,12 +158,25 @@ class Rule:
                    level: Level | None) -> None:
         """Feed one observation to the key's episode and emit what changed."""
         change = advance(state.episode, self.policy, t, holds=holds, clears=clears, level=level)
+        self._track(key, state)
         if change is not None:
             self.emit(key, state, change)
+
+    def _track(self, key: str, state: KeyState) -> None:
+        if state.episode.phase is Phase.inactive:
+            self.active.discard(key)
+        else:
+            self.active.add(key)
 
     def process(self, items: list[Item]) -> None:
         """Evaluate a time-ordered batch of this rule's events (timers before each event)."""
         raise NotImplementedError
+
+    def adopt(self, states: dict[str, KeyState], timers: list[tuple[int, str]]) -> None:
+        """Take over per-key state and timers (from a snapshot)."""
+        self.states, self.timers = states, timers
+        self.active = {key for key, state in states.items()
+                       if state.episode.phase is not Phase.inactive}
 
     def schedule(self, key: str, state: KeyState, at: int) -> None:
         if state.queued is None or at < state.queued:
@@ -190,6 +204,7 @@ class Rule:
             self.schedule(key, state, due)
             return
         change = expire(state.episode, self.policy, due)
+        self._track(key, state)
         if change is not None:
             self.emit(key, state, change)
         self.wake_shape(key, state, due)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from engine.lifecycle import Phase
 from engine.events import Event
 from engine.rulefile import RuleSpec
-from engine.shapes.base import Item, KeyState, Rule, compile_matcher
+from engine.shapes.base import Item, KeyState, Rule, compile_matcher, key_text
 
 __all__ = ["ConditionRule"]
 
@@ -33,9 +33,12 @@ class ConditionRule(Rule):
         self.stale_after = spec.stale_after_ms
 
     def process(self, items: list[Item]) -> None:
+        if not self.windowed:
+            self._process_stateless(items)
+            return
         matcher, key_of, states, test = self.matcher, self.key_of, self.states, self.test
         arguments = list(enumerate(self.window_arguments))
-        windowed, timers, inactive = self.windowed, self.timers, Phase.inactive
+        timers = self.timers
         evaluated = 0
         for t, _, _, event in items:
             if timers and timers[0][0] < t:
@@ -56,15 +59,46 @@ class ConditionRule(Rule):
             state.last_t = t
             evaluated += 1
             holds = test(event, windows)
-            episode = state.episode
-            if windowed:
-                state.evidence.append(event)   # the lead-up matters: what made the count
-            elif holds:
-                if episode.phase is inactive:
+            state.evidence.append(event)   # the lead-up matters: the events that made the count
+            if holds or key in self.active:
+                self._judge(key, state, t, holds)
+        self.evaluations += evaluated
+
+    def _process_stateless(self, items: list[Item]) -> None:
+        """A condition without windows needs no state until it holds: a key is looked up (and
+        created) only when its condition holds or its episode is under way, so the common case,
+        a normal reading, costs one call, and keys that never alert cost no memory."""
+        matcher, key_of, states, test, active = (self.matcher, self.key_of, self.states,
+                                                 self.test, self.active)
+        timers, inactive = self.timers, Phase.inactive
+        evaluated = 0
+        for t, _, _, event in items:
+            if timers and timers[0][0] < t:
+                self.fire_timers(t - 1)
+            if matcher is not None and not matcher(event):
+                continue
+            evaluated += 1
+            holds = test(event, ())
+            if not holds and not active:
+                continue
+            key = key_of(event)
+            if type(key) is not str:
+                key = key_text(key)
+                if key is None:
+                    self.unkeyed += 1
+                    continue
+            if not holds and key not in active:
+                continue
+            state = states.get(key)
+            if state is None:
+                state = states[key] = self.new_state()
+            state.last = event
+            state.last_t = t
+            if holds:
+                if state.episode.phase is inactive:
                     state.evidence.clear()
                 state.evidence.append(event)
-            if holds or episode.phase is not inactive:
-                self._judge(key, state, t, holds)
+            self._judge(key, state, t, holds)
         self.evaluations += evaluated
 
     def _judge(self, key: str, state: KeyState, t: int, holds: bool) -> None:
