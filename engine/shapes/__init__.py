@@ -3,14 +3,11 @@ from __future__ import annotations
 
 from engine.rulefile import RuleSpec
 from engine.shapes.absence import AbsenceRule
-from engine.shapes.base import Item, Rule
+from engine.shapes.base import ROUTING_FIELDS, Item, Rule
 from engine.shapes.condition import ConditionRule
 from engine.shapes.sequence import SequenceRule
 
 __all__ = ["build", "Item", "Rule", "ROUTING_FIELDS"]
-
-# Routing pre-filters each kind of event on one field through a dict lookup.
-ROUTING_FIELDS = {"reading": "type", "report": "category"}
 
 
 def build(spec: RuleSpec, records: list) -> Rule:

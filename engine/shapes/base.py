@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections import deque
 from heapq import heappop, heappush
+from operator import attrgetter
 from typing import Any, Callable
 
 from engine.events import LOCATION_FIELDS, Event, format_timestamp
@@ -21,11 +22,14 @@ from engine.lifecycle import Episode, Level, Phase, Policy, advance, expire
 from engine.rulefile import RuleSpec
 from engine.windows import make_window
 
-__all__ = ["Rule", "KeyState", "Item", "EVIDENCE_LIMIT", "compile_getter", "compile_matcher",
+__all__ = ["Rule", "KeyState", "Item", "ROUTING_FIELDS", "EVIDENCE_LIMIT", "compile_getter", "compile_matcher",
            "compile_argument", "key_text"]
 
 # A released event as the evaluator hands it over: (event time, id, arrival number, event).
 Item = tuple[int, str, int, Event]
+
+# Routing pre-filters each kind of event on one field through a dict lookup.
+ROUTING_FIELDS = {"reading": "type", "report": "category"}
 
 EVIDENCE_LIMIT = 5
 _TEXT_EVIDENCE_CHARS = 200
@@ -58,6 +62,9 @@ class KeyState:
 def compile_getter(paths: tuple[str, ...]) -> Callable[[Event], Any]:
     """A function reading the key fields of an event: the raw value of a single field (callers
     pass a non-text through `key_text`), or the fields joined by '/', None if any is absent."""
+    if len(paths) == 1 and "." not in paths[0]:
+        field_code([paths[0]])             # refuses a field the envelope does not have
+        return attrgetter(paths[0])        # C-implemented: the cheapest key there is
     parts = [field_code(path.split(".")) for path in paths]
     if len(parts) == 1:
         source = f"lambda e: {parts[0]}"

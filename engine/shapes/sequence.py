@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from engine.events import Event
 from engine.rulefile import RuleSpec
-from engine.shapes.base import Item, KeyState, Rule, compile_argument, compile_matcher
+from engine.shapes.base import (ROUTING_FIELDS, Item, KeyState, Rule, compile_argument,
+                                compile_matcher)
 from engine.windows import make_window
 
 __all__ = ["SequenceRule"]
@@ -26,6 +27,21 @@ class SequenceRule(Rule):
                         for w in step.windows], step.windows)
                       for step in spec.sequence]
         self.last_step = len(self.steps) - 1
+        # Which steps an event can serve, by its kind and routing field (type or category).
+        self.unrouted = {kind: [i for i in range(self.last_step, -1, -1)
+                                if kind in spec.sequence[i].kinds
+                                and ROUTING_FIELDS[kind] not in spec.sequence[i].match]
+                         for kind in ROUTING_FIELDS}
+        self.candidates: dict[tuple[str, object], list[int]] = {}
+        for index, step in enumerate(spec.sequence):
+            for kind in step.kinds:
+                for value in step.match.get(ROUTING_FIELDS[kind], ()):
+                    self.candidates.setdefault((kind, value), [])
+        for (kind, value), indices in self.candidates.items():
+            indices.extend(i for i in range(self.last_step, -1, -1)
+                           if kind in spec.sequence[i].kinds and (
+                               ROUTING_FIELDS[kind] not in spec.sequence[i].match
+                               or value in spec.sequence[i].match[ROUTING_FIELDS[kind]]))
 
     def new_state(self) -> KeyState:
         state = KeyState([[make_window(w) for w in windows] for *_, windows in self.steps])
@@ -33,15 +49,18 @@ class SequenceRule(Rule):
         return state
 
     def process(self, items: list[Item]) -> None:
-        timers = self.timers
+        timers, candidates, unrouted = self.timers, self.candidates, self.unrouted
         for t, _, _, event in items:
             if timers and timers[0][0] < t:
                 self.fire_timers(t - 1)
-            self.observe(t, event)
+            route = event.type if event.kind == "reading" else event.category
+            self.observe(t, event, candidates.get((event.kind, route), unrouted[event.kind]))
 
-    def observe(self, t: int, event: Event) -> None:
+    def observe(self, t: int, event: Event, indices: list[int]) -> None:
+        """Try the event on the candidate steps, last step first, so that one event never
+        serves two steps."""
         keyed = None
-        for index in range(self.last_step, -1, -1):
+        for index in indices:
             matcher, when, arguments, _ = self.steps[index]
             if matcher is not None and not matcher(event):
                 continue
