@@ -35,7 +35,8 @@ partition with `advance`; at the end of a replay, `flush` evaluates everything t
 from __future__ import annotations
 
 import pickle
-from bisect import bisect_left
+from bisect import bisect_left, insort
+from heapq import heappop, heappush
 from typing import Iterable, NamedTuple
 
 from engine.events import Event
@@ -64,7 +65,8 @@ class Evaluator:
         self.events_in = 0
         self.events_late = 0
         self._records: list[tuple[int, int, dict]] = []
-        self._pending: list[Item] = []
+        self._pending: list[Item] = []      # in (time, id) order, as most events arrive
+        self._stragglers: list[Item] = []   # a heap of those that arrived out of order
         self._arrivals = 0
         self._wanted: list[tuple[Rule, dict[str, set | str]]] = []
         self.load(pack)
@@ -90,23 +92,24 @@ class Evaluator:
     def process(self, events: Iterable[tuple[int, Event]]) -> Output:
         """Accept a batch of (event time ms, event); evaluate what the watermark now allows."""
         late = []
-        pending = self._pending
+        pending, stragglers = self._pending, self._stragglers
         arrivals, max_time, watermark = self._arrivals, self.max_time, self.watermark
         lateness = self.lateness_ms
-        in_order = True
+        last = pending[-1] if pending else None
         for t, event in events:
             if t < watermark:
                 late.append((t, event))
                 continue
             arrivals += 1
-            pending.append((t, event.id, arrivals, event))
+            item = (t, event.id, arrivals, event)
+            if last is None or item > last:
+                pending.append(item)
+                last = item
+            else:
+                heappush(stragglers, item)   # the few that arrive out of order wait apart
             if t > max_time:
                 max_time = t
                 watermark = t - lateness
-            else:
-                in_order = False   # older, or as old: its id decides its place
-        if not in_order:
-            pending.sort()   # nearly sorted: timsort merges the few displaced runs in linear time
         self._arrivals, self.max_time, self.watermark = arrivals, max_time, watermark
         self.events_in += len(late)
         self.events_late += len(late)
@@ -126,12 +129,14 @@ class Evaluator:
 
     def _release(self, watermark: int) -> list[dict]:
         """Evaluate the buffered events before the watermark, then the timers before it."""
-        pending = self._pending
+        pending, stragglers = self._pending, self._stragglers
         cut = bisect_left(pending, (watermark,))
-        if cut:
-            released = pending[:cut]
-            del pending[:cut]
-            self.events_in += cut
+        released = pending[:cut]
+        del pending[:cut]
+        while stragglers and stragglers[0][0] < watermark:
+            insort(released, heappop(stragglers))
+        if released:
+            self.events_in += len(released)
             for rule, items in self._dispatch(released):
                 rule.process(items)
         for rule in self.rules.values():
@@ -178,12 +183,13 @@ class Evaluator:
         """Every piece of state, restorable into an evaluator of the same pack."""
         rules = {rule_id: (rule.spec.fingerprint, rule.states, rule.timers)
                  for rule_id, rule in self.rules.items()}
-        return pickle.dumps((rules, self._pending, self._arrivals, self.max_time, self.watermark,
-                             self.events_in, self.events_late), protocol=pickle.HIGHEST_PROTOCOL)
+        return pickle.dumps((rules, self._pending, self._stragglers, self._arrivals, self.max_time,
+                             self.watermark, self.events_in, self.events_late),
+                            protocol=pickle.HIGHEST_PROTOCOL)
 
     def restore(self, snapshot: bytes) -> None:
-        (rules, self._pending, self._arrivals, self.max_time, self.watermark, self.events_in,
-         self.events_late) = pickle.loads(snapshot)
+        (rules, self._pending, self._stragglers, self._arrivals, self.max_time, self.watermark,
+         self.events_in, self.events_late) = pickle.loads(snapshot)
         for rule_id, (fingerprint, states, timers) in rules.items():
             rule = self.rules.get(rule_id)
             if rule is not None and rule.spec.fingerprint == fingerprint:
@@ -191,7 +197,7 @@ class Evaluator:
 
     def stats(self) -> dict[str, int]:
         return {"events": self.events_in, "late": self.events_late,
-                "pending": len(self._pending),
+                "pending": len(self._pending) + len(self._stragglers),
                 "timers": sum(len(rule.timers) for rule in self.rules.values()),
                 "keys": sum(len(rule.states) for rule in self.rules.values())}
 
