@@ -15,8 +15,8 @@ import pstats
 import resource
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import orjson
 

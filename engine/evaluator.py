@@ -36,8 +36,9 @@ from __future__ import annotations
 
 import pickle
 from bisect import bisect_left, insort
+from collections.abc import Iterable
 from heapq import heappop, heappush
-from typing import Iterable, NamedTuple
+from typing import NamedTuple
 
 from engine.events import Event
 from engine.pack import Pack

@@ -21,11 +21,11 @@ engine.events.EventError: ts: ISO 8601 timestamp needs a UTC offset (e.g. +08:00
 """
 from __future__ import annotations
 
-from math import isfinite
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
+from math import isfinite
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -34,7 +34,7 @@ __all__ = ["Event", "Location", "EventError", "decode", "from_dict", "to_dict",
 
 SCHEMA_PATH = Path(__file__).parent / "schemas" / "event.schema.json"
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
 # Timestamps far outside this range are almost always seconds sent as milliseconds (or the reverse).
 _MIN_MS = 946_684_800_000     # 2000-01-01
@@ -60,7 +60,7 @@ class Event(msgspec.Struct, gc=False, omit_defaults=True):
 
     kind: Literal["reading", "report"]
     id: _Text
-    ts: Union[int, str]
+    ts: int | str
     source: str | None = None
     location: Location | None = None
     attrs: dict[str, Any] | None = None
@@ -142,7 +142,7 @@ _ts_cache: dict[str, int] = {}
 
 
 def parse_timestamp(value: Any, field: str = "ts") -> int:
-    """Event time in epoch milliseconds from ISO 8601 with an offset, or integer epoch milliseconds."""
+    """Event time in epoch milliseconds, from ISO 8601 with an offset or from epoch ms."""
     if type(value) is str:
         cached = _ts_cache.get(value)
         if cached is not None:

@@ -29,8 +29,9 @@ compiled function reads their current values from the sequence passed as its sec
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from engine.durations import parse_duration
 from engine.events import EVENT_FIELDS, LOCATION_FIELDS, Location
@@ -102,7 +103,8 @@ def compile_expression(source: str, *, windows: list[WindowSpec] | None = None,
 
     `windows` may be shared by several expressions of one rule, so that `count(1h)` used in a
     condition and in a severity ladder is one window, not two. `resolve_model` is called for each
-    `score("model-id")` and raises `ValueError` for an unknown model; without it, `score` is refused.
+    `score("model-id")` and raises `ValueError` for an unknown model; without it, `score` is
+    refused.
     """
     parser = _Parser(source, windows if windows is not None else [], allow_windows, resolve_model)
     code, result = parser.parse()
@@ -290,16 +292,16 @@ class _Parser:
         return self._field(text, column)
 
     def _field(self, first: str, column: int) -> tuple[str, str]:
-        path = [first]
+        path, columns = [first], [column]
         while self._peek()[1] == "." and self._peek()[0] == "op":
             self.index += 1
-            kind, text, name_column = self._take("name")
+            _, text, name_column = self._take("name")
             path.append(text)
-        for part, part_column in zip(path, [column] * len(path)):
+            columns.append(name_column)
+        for part, part_column in zip(path, columns, strict=True):
             if part.startswith("_"):
-                bad_column = self.source.find(part, column - 1) + 1 or part_column
-                raise ExpressionError(bad_column, f"{part!r} is not a field name: names "
-                                                  "starting with '_' are reserved")
+                raise ExpressionError(part_column, f"{part!r} is not a field name: names "
+                                                   "starting with '_' are reserved")
         self.fields.add(".".join(path))
         try:
             return field_code(path), "any"
@@ -308,11 +310,10 @@ class _Parser:
 
     def _call(self, name: str, column: int) -> tuple[str, str]:
         self._take("(")
-        start = self.index
-        if name in ("min", "max") and self._count_arguments() == 2 and not self._has_duration():
+        if name in ("min", "max") and self._arguments_ahead() == (2, False):
             return self._scalar_call(name, column)
         if name in WINDOW_FUNCTIONS:
-            return self._window_call(name, column, start)
+            return self._window_call(name, column)
         if name in SCALAR_FUNCTIONS:
             return self._scalar_call(name, column)
         if name == "previous":
@@ -322,36 +323,25 @@ class _Parser:
         allowed = sorted({*WINDOW_FUNCTIONS, *SCALAR_FUNCTIONS, "previous", "score"})
         raise ExpressionError(column, f"unknown function {name!r} (allowed: {', '.join(allowed)})")
 
-    def _count_arguments(self) -> int:
-        depth, count, index = 0, 1, self.index
+    def _arguments_ahead(self) -> tuple[int, bool]:
+        """How many arguments the open call has, and whether one is a bare duration: `max(a, b)`
+        is the scalar maximum, `max(value, 10m)` the window function."""
+        depth, count, duration, index = 0, 1, False, self.index
         while True:
             kind, text, _ = self.tokens[index]
             if kind == "end":
-                return count
-            if kind == "op" and text in "([":
+                return count, duration
+            if kind == "duration" and depth == 0:
+                duration = True
+            elif kind == "op" and text in ("(", "["):
                 depth += 1
-            elif kind == "op" and text in ")]":
+            elif kind == "op" and text in (")", "]"):
                 if depth == 0:
-                    return count
+                    return count, duration
                 depth -= 1
             elif kind == "op" and text == "," and depth == 0:
                 count += 1
             index += 1
-
-    def _has_duration(self) -> bool:
-        depth, index = 0, self.index
-        while self.tokens[index][0] != "end":
-            kind, text, _ = self.tokens[index]
-            if kind == "duration" and depth == 0:
-                return True
-            if kind == "op" and text in "([":
-                depth += 1
-            elif kind == "op" and text in ")]":
-                if depth == 0:
-                    return False
-                depth -= 1
-            index += 1
-        return False
 
     def _scalar_call(self, name: str, column: int) -> tuple[str, str]:
         arity, result = SCALAR_FUNCTIONS[name]
@@ -394,7 +384,7 @@ class _Parser:
             raise ExpressionError(column, f"{where} needs a string literal here")
         return eval(code, {"__builtins__": {}})
 
-    def _window_call(self, name: str, column: int, start: int) -> tuple[str, str]:
+    def _window_call(self, name: str, column: int) -> tuple[str, str]:
         if not self.allow_windows:
             raise ExpressionError(column, f"window function {name}() is not allowed here")
         takes_argument, result = WINDOW_FUNCTIONS[name]

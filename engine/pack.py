@@ -14,12 +14,12 @@ class Pack:
     specs: tuple[RuleSpec, ...]
 
     @classmethod
-    def load(cls, paths: list[str | Path]) -> "Pack":
+    def load(cls, paths: list[str | Path]) -> Pack:
         """Every rule of the files under paths; `RuleFileError` lists all problems otherwise."""
         return cls(tuple(load_paths(paths)))
 
     @classmethod
-    def from_text(cls, text: str, filename: str = "<rules>") -> "Pack":
+    def from_text(cls, text: str, filename: str = "<rules>") -> Pack:
         return cls(tuple(load_text(text, filename)))
 
     def __len__(self) -> int:

@@ -368,7 +368,7 @@ class _FileLoader:
 
     def templates(self, rule: LocatedDict, name: str, default: Any) -> dict[str, Template]:
         compiled: dict[str, Template] = {}
-        for lang, text in self.texts(rule, name, default).items():
+        for text in self.texts(rule, name, default).values():
             if text not in compiled:
                 try:
                     compiled[text] = Template(text)

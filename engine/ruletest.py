@@ -18,7 +18,6 @@ import difflib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from engine.durations import format_duration, parse_duration
 from engine.evaluator import Evaluator

@@ -55,8 +55,8 @@ _Loader.yaml_implicit_resolvers = {
     first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
-_Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
-                              list("tTfF"))
+_Loader.add_implicit_resolver("tag:yaml.org,2002:bool",
+                              re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
 
 
 def load(text: str, filename: str = "<string>") -> Any:
@@ -79,7 +79,8 @@ def _convert(node: yaml.Node, constructor: _Constructor) -> Any:
         result.line, result.lines = line, {}
         for key_node, value_node in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
-                raise YamlError(key_node.start_mark.line + 1, "YAML merge keys (<<) are not supported")
+                raise YamlError(key_node.start_mark.line + 1,
+                                "YAML merge keys (<<) are not supported")
             key = _convert(key_node, constructor)
             if isinstance(key, (dict, list)):
                 raise YamlError(key_node.start_mark.line + 1, "a mapping key must be a scalar")

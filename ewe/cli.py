@@ -16,7 +16,7 @@ import orjson
 
 from engine.backtest import score
 from engine.durations import parse_duration
-from engine.evaluator import DEFAULT_LATENESS_MS, Evaluator
+from engine.evaluator import Evaluator
 from engine.events import EventError, parse_timestamp
 from engine.pack import Pack
 from engine.rulefile import RuleFileError, rule_files
@@ -93,12 +93,16 @@ def _timestamp(text: str) -> int:
 
 
 # -- rules ---------------------------------------------------------------------------------------
+def _print_errors(error: RuleFileError) -> None:
+    for problem in error.errors:
+        print(problem, file=sys.stderr)
+
+
 def _rules_check(args: argparse.Namespace) -> int:
     try:
         pack = Pack.load(args.paths)
     except RuleFileError as error:
-        for problem in error.errors:
-            print(problem, file=sys.stderr)
+        _print_errors(error)
         print(f"{len(error.errors)} error{'s' if len(error.errors) != 1 else ''}", file=sys.stderr)
         return 1
     files = rule_files(args.paths)
@@ -118,8 +122,7 @@ def _rules_test(args: argparse.Namespace) -> int:
         try:
             results = run_file(file)
         except RuleFileError as error:
-            for problem in error.errors:
-                print(problem, file=sys.stderr)
+            _print_errors(error)
             failed += 1
             continue
         for result in results:
@@ -139,8 +142,7 @@ def _replay(args: argparse.Namespace) -> int:
     try:
         pack = Pack.load(args.rules)
     except RuleFileError as error:
-        for problem in error.errors:
-            print(problem, file=sys.stderr)
+        _print_errors(error)
         return 1
     evaluator = Evaluator(pack, lateness_ms=args.lateness)
     tune_gc()

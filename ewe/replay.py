@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import gc
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
 
 from engine.evaluator import Evaluator
 from engine.events import EventError, decode

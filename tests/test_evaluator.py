@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import random
 
-import pytest
-
 from engine.evaluator import Evaluator
 from engine.events import from_dict
 from engine.identity import alert_id
@@ -75,8 +73,8 @@ def test_threshold_rule_record_carries_everything_an_operator_needs():
         "title": {"zh": "water.high", "en": "water.high"},
         "summary": {"zh": "B12积水0.60米", "en": "water 0.60 m"},
         "location": LOCATION,
-        "evidence": [{"id": f"d1-{m}", "ts": T0 + m * M, "device_id": "d1",
-                      "type": "water_level", "value": v} for m, v in [(1, 0.2), (2, 0.3), (3, 0.6)]],
+        "evidence": [{"id": f"d1-{m}", "ts": T0 + m * M, "device_id": "d1", "type": "water_level",
+                      "value": v} for m, v in [(1, 0.2), (2, 0.3), (3, 0.6)]],
         "occurrences": 3,
     }
 

@@ -6,7 +6,7 @@ import pytest
 from engine.lifecycle import Episode, Level, Phase, Policy, advance, expire
 
 M = 60_000
-Y, O, R = Level.yellow, Level.orange, Level.red
+Y, OR, R = Level.yellow, Level.orange, Level.red
 
 # Each step: ("see", minute, holds, clears, level) or ("tick", minute). Expected: (minute, change).
 CASES = {
@@ -20,7 +20,7 @@ CASES = {
                               ("see", 4, True, False, Y), ("tick", 8), ("tick", 9)],
         [(9, "fired")]),
     "ladder: a higher level while firing escalates the same episode": (
-        Policy(0, 0, 0), [("see", 0, True, False, Y), ("see", 1, True, False, O),
+        Policy(0, 0, 0), [("see", 0, True, False, Y), ("see", 1, True, False, OR),
                           ("see", 2, True, False, Y), ("see", 3, True, False, R)],
         [(0, "fired"), (1, "escalated"), (3, "escalated")]),
     "clear without clear_for resolves at once": (
@@ -69,7 +69,7 @@ def test_episode_start_is_when_the_condition_first_held_not_when_it_fired():
 def test_pending_takes_the_highest_level_seen_before_firing():
     episode = Episode()
     policy = Policy(5 * M, 0, 0)
-    for minute, level in [(0, Y), (1, R), (2, O)]:
+    for minute, level in [(0, Y), (1, R), (2, OR)]:
         advance(episode, policy, minute * M, holds=True, clears=False, level=level)
     expire(episode, policy, 5 * M)
     assert episode.level is R and episode.occurrences == 3

@@ -8,7 +8,6 @@ wall clock, so a replay raises exactly the absences the live stream raised.
 from __future__ import annotations
 
 from engine.lifecycle import Phase
-from engine.events import Event
 from engine.rulefile import RuleSpec
 from engine.shapes.base import Item, KeyState, Rule, compile_matcher
 

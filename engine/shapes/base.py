@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import re
 from collections import deque
+from collections.abc import Callable
 from heapq import heappop, heappush
 from operator import attrgetter
-from typing import Any, Callable
+from typing import Any
 
 from engine.events import LOCATION_FIELDS, Event, format_timestamp
 from engine.expr import FIELD_NAMESPACE, compile_expression, field_code
@@ -22,8 +23,8 @@ from engine.lifecycle import Episode, Level, Phase, Policy, advance, expire
 from engine.rulefile import RuleSpec
 from engine.windows import make_window
 
-__all__ = ["Rule", "KeyState", "Item", "ROUTING_FIELDS", "EVIDENCE_LIMIT", "compile_getter", "compile_matcher",
-           "compile_argument", "key_text"]
+__all__ = ["Rule", "KeyState", "Item", "ROUTING_FIELDS", "EVIDENCE_LIMIT", "compile_getter",
+           "compile_matcher", "compile_argument", "key_text"]
 
 # A released event as the evaluator hands it over: (event time, id, arrival number, event).
 Item = tuple[int, str, int, Event]
@@ -55,7 +56,7 @@ class KeyState:
         return tuple(getattr(self, name) for name in self.__slots__)
 
     def __setstate__(self, state: tuple) -> None:
-        for name, value in zip(self.__slots__, state):
+        for name, value in zip(self.__slots__, state, strict=True):
             setattr(self, name, value)
 
 
@@ -89,7 +90,8 @@ def compile_argument(source: str) -> Callable[[Event], Any]:
 
 
 def compile_matcher(match: dict[str, tuple], skip: tuple[str, ...] = ()) -> Callable | None:
-    """A predicate for the `match` conditions not already guaranteed by routing (None: none left)."""
+    """A predicate for the `match` conditions routing does not already guarantee (None if none
+    are left)."""
     tests = []
     for path, values in match.items():
         if path in skip:
@@ -102,6 +104,7 @@ def compile_matcher(match: dict[str, tuple], skip: tuple[str, ...] = ()) -> Call
 
 
 def key_text(value: Any) -> str | None:
+    """A key field's value as text; None for a missing field or one that is not a scalar."""
     if value is None or isinstance(value, (dict, list)):
         return None
     return value if type(value) is str else str(value)
@@ -176,7 +179,10 @@ class Rule:
             self.active.add(key)
 
     def process(self, items: list[Item]) -> None:
-        """Evaluate a time-ordered batch of this rule's events (timers before each event)."""
+        """Evaluate a time-ordered batch of this rule's events (timers before each event).
+
+        The shapes' loops look keys up inline rather than through `state_for`: avoiding a call
+        per event and rule is the point of handing rules whole batches."""
         raise NotImplementedError
 
     def adopt(self, states: dict[str, KeyState], timers: list[tuple[int, str]]) -> None:

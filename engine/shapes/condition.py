@@ -10,7 +10,6 @@ for that long (rules on reports lapse after an hour unless they say otherwise).
 from __future__ import annotations
 
 from engine.lifecycle import Phase
-from engine.events import Event
 from engine.rulefile import RuleSpec
 from engine.shapes.base import Item, KeyState, Rule, compile_matcher, key_text
 

@@ -9,8 +9,14 @@ from __future__ import annotations
 
 from engine.events import Event
 from engine.rulefile import RuleSpec
-from engine.shapes.base import (ROUTING_FIELDS, Item, KeyState, Rule, compile_argument,
-                                compile_matcher)
+from engine.shapes.base import (
+    ROUTING_FIELDS,
+    Item,
+    KeyState,
+    Rule,
+    compile_argument,
+    compile_matcher,
+)
 from engine.windows import make_window
 
 __all__ = ["SequenceRule"]
@@ -33,7 +39,7 @@ class SequenceRule(Rule):
                                 and ROUTING_FIELDS[kind] not in spec.sequence[i].match]
                          for kind in ROUTING_FIELDS}
         self.candidates: dict[tuple[str, object], list[int]] = {}
-        for index, step in enumerate(spec.sequence):
+        for step in spec.sequence:
             for kind in step.kinds:
                 for value in step.match.get(ROUTING_FIELDS[kind], ()):
                     self.candidates.setdefault((kind, value), [])
@@ -71,7 +77,7 @@ class SequenceRule(Rule):
                 self.evaluations += 1
             key, state = keyed
             windows = state.windows[index]
-            for window, argument in zip(windows, arguments):
+            for window, argument in zip(windows, arguments, strict=True):
                 window.add(t, argument(event) if argument is not None else None)
             if when is not None and not when.test(event, windows):
                 continue

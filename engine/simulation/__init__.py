@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import heapq
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Iterator
 
 from engine.simulation.city import City, Device, build_city
 from engine.simulation.incidents import SILENT, Incident, plan_incidents
@@ -160,7 +160,7 @@ class _Stream:
         by_grid: dict[str, list] = {}
         for building in self.city.buildings:
             by_grid.setdefault(building.location["grid"], []).append(building)
-        for grid, buildings in sorted(by_grid.items()):
+        for _, buildings in sorted(by_grid.items()):
             t = self.start
             while True:
                 t += int(rng.expovariate(per_ms))

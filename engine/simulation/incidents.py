@@ -8,8 +8,8 @@ scored: did an alert of the right category, at the right place, follow the incid
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from engine.simulation.city import Building, City, Device
 
@@ -87,7 +87,7 @@ def plan_incidents(rng: random.Random, city: City, start: int, duration: int) ->
         ("heartbeat_loss", 3, 4 * HOUR, lambda t: _heartbeat_loss(rng, t, pick(
             [d for d in city.devices if d.interval_s <= 300 and d.type != "smoke"]))),
     ]
-    for kind, rate, tail, plan in planners:
+    for _, rate, tail, plan in planners:
         for _ in range(count(rate)):
             moment = when(tail)
             if moment is None:

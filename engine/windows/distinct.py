@@ -14,7 +14,7 @@ False
 from __future__ import annotations
 
 from collections import deque
-from typing import Hashable
+from collections.abc import Hashable
 
 __all__ = ["Distinct", "FirstSeen", "Previous"]
 
