@@ -45,6 +45,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(title="commands")
 
     rules = commands.add_parser("rules", help="check and unit-test rule files")
+    rules.set_defaults(run=lambda _: rules.print_help(sys.stderr) or 2)
     rule_commands = rules.add_subparsers(title="rule commands")
     check = rule_commands.add_parser("check", help="validate rule files; errors as FILE:LINE")
     check.add_argument("paths", nargs="+", metavar="PATH", help="rule files or directories")
