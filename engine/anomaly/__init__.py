@@ -1,0 +1,1 @@
+"""Online anomaly detection: detectors with river's contract, score calibration, NAB scoring."""
