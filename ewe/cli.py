@@ -1,4 +1,4 @@
-"""`ewe`: check, test and replay rules; simulate a city.
+"""`ewe`: check, test and replay rules; simulate a city; score a series for anomalies.
 
 The command only wires things together: every decision is made in `engine/`.
 """
@@ -14,6 +14,7 @@ from typing import BinaryIO
 
 import orjson
 
+from engine.anomaly import DETECTORS, make_detector
 from engine.backtest import score
 from engine.durations import parse_duration
 from engine.evaluator import Evaluator
@@ -22,6 +23,7 @@ from engine.pack import Pack
 from engine.rulefile import RuleFileError, rule_files
 from engine.ruletest import run_file
 from engine.simulation import DEFAULT_START_MS, simulate
+from ewe.detect import parse_params, score_csv
 from ewe.replay import ReplayCounts, replay, tune_gc
 
 SHIPPED_RULES = Path(__file__).resolve().parent.parent / "rules"
@@ -66,6 +68,17 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
                         help="progress bar on stderr (auto: on a terminal, for big inputs)")
     replay.set_defaults(run=_replay)
+
+    detect = commands.add_parser("detect", help="score a CSV series (timestamp,value) with an "
+                                 "anomaly detector")
+    detect.add_argument("--detector", required=True, metavar="NAME",
+                        help=f"one of {', '.join(sorted(DETECTORS))}")
+    detect.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                        help="a detector parameter, e.g. fading_factor=0.02 (repeatable)")
+    detect.add_argument("input", metavar="IN.csv")
+    detect.add_argument("--out", required=True, metavar="OUT.csv",
+                        help="timestamp,value,anomaly_score; each score given before learning")
+    detect.set_defaults(run=_detect)
 
     sim = commands.add_parser("simulate", help="generate a deterministic city's events and truth")
     sim.add_argument("--seed", type=int, default=1)
@@ -236,6 +249,19 @@ class _Progress:
     def close(self) -> None:
         if self.enabled:
             print(file=sys.stderr)
+
+
+# -- detect --------------------------------------------------------------------------------------
+def _detect(args: argparse.Namespace) -> int:
+    try:
+        detector = make_detector(args.detector, **parse_params(args.param))
+        with open(args.input, newline="") as source, open(args.out, "w", newline="") as out:
+            rows = score_csv(detector, source, out)
+    except (ValueError, OSError) as error:
+        print(f"ewe detect: {error}", file=sys.stderr)
+        return 1
+    print(f"{rows} rows scored by {detector!r}", file=sys.stderr)
+    return 0
 
 
 # -- simulate ------------------------------------------------------------------------------------

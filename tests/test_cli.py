@@ -97,3 +97,27 @@ def test_rules_test_refuses_a_test_file_with_file_and_line(tmp_path, capsys):
                                           "        values: '1 2x'\n    expect: []\n")
     assert main(["rules", "test", str(tmp_path / "r.test.yaml")]) == 1
     assert "r.test.yaml:6: values: bad series step '2x'" in capsys.readouterr().err
+
+
+def test_detect_writes_one_score_per_row_and_flags_the_spike(tmp_path, capsys):
+    series = tmp_path / "in.csv"
+    rows = [f"2014-04-01 {h:02d}:{m:02d}:00,{10 + (m % 3) * 0.1 + (40 if (h, m) == (5, 0) else 0)}"
+            for h in range(8) for m in range(0, 60, 5)]
+    series.write_text("timestamp,value\n" + "\n".join(rows) + "\n")
+    out = tmp_path / "out.csv"
+    assert main(["detect", "--detector", "zscore", "--param", "warmup=10", str(series),
+                 "--out", str(out)]) == 0
+    lines = out.read_text().splitlines()
+    assert lines[0] == "timestamp,value,anomaly_score" and len(lines) == len(rows) + 1
+    scores = [float(line.rsplit(",", 1)[1]) for line in lines[1:]]
+    spike = rows.index(next(r for r in rows if r.startswith("2014-04-01 05:00:00")))
+    assert scores[spike] == max(scores) and scores[0] == 0.0
+    assert "96 rows scored by ZScore(fading_factor=0.01, warmup=10)" in capsys.readouterr().err
+
+
+def test_detect_refuses_a_file_without_the_header(tmp_path, capsys):
+    series = tmp_path / "in.csv"
+    series.write_text("2014-04-01 00:00:00,1\n")
+    assert main(["detect", "--detector", "zscore", str(series), "--out",
+                 str(tmp_path / "o.csv")]) == 1
+    assert "the first line must be the header timestamp,value" in capsys.readouterr().err

@@ -3,12 +3,19 @@ from __future__ import annotations
 
 import math
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.anomaly.nab import (REWARD_LOW_FN, REWARD_LOW_FP, STANDARD, Series, probation_rows,
-                                raw_score, score, sigmoid)
+from engine.anomaly.nab import (
+    REWARD_LOW_FN,
+    REWARD_LOW_FP,
+    STANDARD,
+    Series,
+    probation_rows,
+    raw_score,
+    score,
+    sigmoid,
+)
 
 N = 100        # rows per hand-made series: 15 rows of probation
 

@@ -41,7 +41,7 @@ class Detector:
     def params(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in inspect.signature(type(self)).parameters}
 
-    def clone(self) -> "Detector":
+    def clone(self) -> Detector:
         """A fresh detector with the same parameters and no learned state."""
         return type(self)(**copy.deepcopy(self.params))
 

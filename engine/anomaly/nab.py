@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from math import exp
 
-__all__ = ["Profile", "Series", "Result", "score", "raw_score", "sigmoid", "PROFILES",
+__all__ = ["Profile", "Series", "Result", "score", "score_at", "raw_score", "sigmoid", "PROFILES",
            "STANDARD", "REWARD_LOW_FP", "REWARD_LOW_FN", "probation_rows"]
 
 
@@ -146,3 +146,12 @@ def score(corpus: list[Series], profile: Profile) -> Result:
             best, best_threshold = total, value
     normalised = 100.0 * (best - null) / (perfect - null) if perfect != null else 0.0
     return Result(profile, best_threshold, best, normalised)
+
+
+def score_at(corpus: list[Series], threshold: float, profile: Profile) -> Result:
+    """The normalised score of the corpus at a threshold fixed in advance."""
+    windows = sum(len(series.windows) for series in corpus)
+    null, perfect = -profile.fn * windows, profile.tp * windows
+    raw = sum(raw_score(series, threshold, profile) for series in corpus)
+    normalised = 100.0 * (raw - null) / (perfect - null) if perfect != null else 0.0
+    return Result(profile, threshold, raw, normalised)

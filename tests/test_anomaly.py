@@ -1,0 +1,151 @@
+"""Anomaly detectors: one conformance suite for all, plus what each is for."""
+from __future__ import annotations
+
+import pickle
+import random
+
+import pytest
+
+from engine.anomaly import DETECTORS, make_detector
+from engine.anomaly.base import gaussian_score
+from engine.anomaly.calibration import TailCalibration
+from engine.anomaly.change import CUSUM
+from engine.anomaly.ensemble import Ensemble
+from engine.anomaly.hst import HalfSpaceTrees
+from engine.anomaly.seasonal import SeasonalZScore
+from engine.anomaly.zscore import ZScore
+
+CLASSES = [ZScore, SeasonalZScore, CUSUM, HalfSpaceTrees, Ensemble]
+HOUR = 3_600_000
+
+
+def stream(n: int, seed: int = 0, spike_at: int | None = None) -> list[dict]:
+    rng = random.Random(seed)
+    points = []
+    for i in range(n):
+        value = 10.0 + rng.gauss(0, 1)
+        if i == spike_at:
+            value += 12.0
+        points.append({"t": i * 300_000, "value": value})
+    return points
+
+
+def run(detector, points: list[dict]) -> list[float]:
+    scores = []
+    for x in points:
+        scores.append(detector.score_one(x))
+        detector.learn_one(x)
+    return scores
+
+
+@pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)
+def test_scores_stay_in_the_unit_interval(cls):
+    scores = run(cls(**cls._unit_test_params()), stream(400, spike_at=300))
+    assert all(0.0 <= s <= 1.0 for s in scores)
+
+
+@pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)
+def test_score_one_changes_nothing(cls):
+    detector = cls(**cls._unit_test_params())
+    points = stream(200)
+    run(detector, points[:150])
+    before = pickle.dumps(detector)
+    detector.score_one(points[150])
+    detector.score_one({"t": 0, "value": 1e6})
+    assert run(detector, points[150:]) == run(pickle.loads(before), points[150:])
+
+
+@pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)
+def test_a_restored_detector_scores_like_one_that_never_stopped(cls):
+    points = stream(300, seed=3, spike_at=250)
+    uninterrupted = run(cls(**cls._unit_test_params()), points)
+    first = cls(**cls._unit_test_params())
+    head = run(first, points[:120])
+    restored = pickle.loads(pickle.dumps(first))
+    assert head + run(restored, points[120:]) == uninterrupted
+
+
+@pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)
+def test_clone_is_fresh_and_the_same_parameters_give_the_same_scores(cls):
+    detector = cls(**cls._unit_test_params())
+    points = stream(200, seed=5)
+    scores = run(detector, points)
+    assert run(detector.clone(), points) == scores
+
+
+@pytest.mark.parametrize("cls", [ZScore, SeasonalZScore, CUSUM], ids=lambda c: c.__name__)
+def test_state_stays_bounded_however_long_the_stream(cls):
+    detector = cls(**cls._unit_test_params())
+    run(detector, stream(100))
+    size = len(pickle.dumps(detector))
+    run(detector, stream(5_000, seed=1))
+    assert len(pickle.dumps(detector)) <= size + 64
+
+
+@pytest.mark.parametrize("cls", [ZScore, HalfSpaceTrees, Ensemble], ids=lambda c: c.__name__)
+def test_an_injected_spike_scores_higher_than_every_normal_point(cls):
+    params = cls._unit_test_params()
+    if cls is HalfSpaceTrees:
+        params = {"n_trees": 10, "height": 6, "window_size": 50, "warmup": 100}
+    scores = run(cls(**params), stream(600, seed=2, spike_at=500))
+    normal = scores[150:500] + scores[501:]
+    assert scores[500] > max(normal)
+
+
+def test_seasonal_z_score_flags_a_meter_running_at_night():
+    detector = SeasonalZScore(fading_factor=0.2, warmup=3)
+    rng = random.Random(4)
+    day = [0, 0, 0, 0, 0, 0, 30, 50, 20, 10, 10, 10, 15, 10, 10, 10, 10, 20, 40, 50, 30, 10, 5, 0]
+    for hour in range(24 * 14):
+        detector.learn_one({"t": hour * HOUR, "value": day[hour % 24] + rng.random()})
+    night, morning = 24 * 14 + 3, 24 * 14 + 7
+    assert detector.score_one({"t": night * HOUR, "value": 45.0}) > 0.999
+    assert detector.score_one({"t": morning * HOUR, "value": 50.0}) < 0.9
+
+
+def test_cusum_catches_a_small_lasting_shift_that_a_z_score_misses():
+    rng = random.Random(6)
+    points = [{"value": (0.0 if i < 400 else 1.0) + rng.gauss(0, 1)} for i in range(500)]
+    shift = run(CUSUM(threshold=8.0), points)
+    z = run(ZScore(fading_factor=0.01), points)
+    assert max(shift[:400]) < 0.5 < max(shift[400:450])
+    assert max(z[400:450]) < 0.9999
+
+
+def test_gaussian_scores_of_normal_data_spread_evenly_over_the_unit_interval():
+    rng = random.Random(8)
+    scores = sorted(gaussian_score(rng.gauss(0, 1)) for _ in range(20_000))
+    for quantile in (0.1, 0.25, 0.5, 0.75, 0.9, 0.99):
+        assert abs(scores[int(quantile * len(scores))] - quantile) < 0.02
+
+
+def test_z_scores_of_normal_data_are_calibrated_after_warmup():
+    detector = ZScore(fading_factor=0.005, warmup=200)
+    scores = run(detector, [{"value": random.Random(9).gauss(5, 2)} for _ in range(1)]
+                 + stream(20_000, seed=9))[500:]
+    scores.sort()
+    for quantile in (0.25, 0.5, 0.9):
+        assert abs(scores[int(quantile * len(scores))] - quantile) < 0.05
+
+
+def test_tail_calibration_turns_any_raw_scale_into_even_scores():
+    rng = random.Random(10)
+    calibration = TailCalibration(lower=0, upper=100, bins=400, fading_factor=0.0005)
+    scores = []
+    for _ in range(20_000):
+        raw = rng.expovariate(0.2)                     # a skewed raw measure
+        scores.append(calibration.score(raw))
+        calibration.learn(raw)
+    tail = sorted(scores[5_000:])
+    for quantile in (0.25, 0.5, 0.9):
+        assert abs(tail[int(quantile * len(tail))] - quantile) < 0.05
+
+
+def test_make_detector_refuses_unknown_names_and_parameters():
+    assert set(DETECTORS) == {"zscore", "seasonal", "cusum", "half_space_trees", "ensemble"}
+    with pytest.raises(ValueError, match="unknown detector 'nope'"):
+        make_detector("nope")
+    with pytest.raises(ValueError, match="unexpected keyword argument 'bogus'"):
+        make_detector("zscore", bogus=1)
+    with pytest.raises(ValueError, match="fading_factor must be in"):
+        make_detector("zscore", fading_factor=2)
