@@ -42,7 +42,10 @@ from typing import NamedTuple
 
 from engine.events import Event
 from engine.pack import Pack
+from engine.models import Model
+from engine.rulefile import ModelSpec, RuleSpec
 from engine.shapes import ROUTING_FIELDS, Item, Rule, build
+from engine.shapes.base import key_text
 
 __all__ = ["Evaluator", "Output", "DEFAULT_LATENESS_MS"]
 
@@ -61,6 +64,7 @@ class Evaluator:
             raise ValueError("lateness_ms must be zero or more")
         self.lateness_ms = lateness_ms
         self.rules: dict[str, Rule] = {}
+        self.models: dict[str, Model] = {}
         self.max_time = _NO_WATERMARK
         self.watermark = _NO_WATERMARK
         self.events_in = 0
@@ -69,12 +73,19 @@ class Evaluator:
         self._pending: list[Item] = []      # in (time, id) order, as most events arrive
         self._stragglers: list[Item] = []   # a heap of those that arrived out of order
         self._arrivals = 0
-        self._wanted: list[tuple[Rule, dict[str, set | str]]] = []
+        self._wanted: list[tuple[Rule | Model, dict[str, set | str | None]]] = []
         self.load(pack)
 
     # -- rules -----------------------------------------------------------------------------------
     def load(self, pack: Pack) -> None:
-        """Switch to `pack`; rules whose id and definition did not change keep their state."""
+        """Switch to `pack`; rules and models whose id and definition did not change keep
+        their state."""
+        previous_models = self.models
+        self.models = {}
+        for spec in pack.models:
+            old = previous_models.get(spec.id)
+            keep = old is not None and old.spec.fingerprint == spec.fingerprint
+            self.models[spec.id] = old if keep else Model(spec)
         previous = self.rules
         self.rules = {}
         for position, spec in enumerate(pack.specs):
@@ -85,9 +96,10 @@ class Evaluator:
                 rule = build(spec, self._records)
             rule.position = position
             self.rules[spec.id] = rule
-        self._wanted = [(rule, {kind: _wanted_values(rule, kind, field)
-                                for kind, field in ROUTING_FIELDS.items()})
-                        for rule in self.rules.values()]
+        # Models first: the rules of the same batch read the scores they put on the events.
+        self._wanted = [(target, {kind: _wanted_values(target.spec, kind, field)
+                                  for kind, field in ROUTING_FIELDS.items()})
+                        for target in [*self.models.values(), *self.rules.values()]]
 
     # -- events ----------------------------------------------------------------------------------
     def process(self, events: Iterable[tuple[int, Event]]) -> Output:
@@ -138,8 +150,8 @@ class Evaluator:
             insort(released, heappop(stragglers))
         if released:
             self.events_in += len(released)
-            for rule, items in self._dispatch(released):
-                rule.process(items)
+            for target, items in self._dispatch(released):
+                target.process(items)
         for rule in self.rules.values():
             if rule.timers and rule.timers[0][0] < watermark:
                 rule.fire_timers(watermark - 1)
@@ -151,7 +163,7 @@ class Evaluator:
         records.clear()
         return ordered
 
-    def _dispatch(self, released: list[Item]) -> list[tuple[Rule, list[Item]]]:
+    def _dispatch(self, released: list[Item]) -> list[tuple[Rule | Model, list[Item]]]:
         """Split a time-ordered batch into each rule's events: one dict lookup per event."""
         readings: dict[object, list[Item]] = {}
         reports: dict[object, list[Item]] = {}
@@ -179,25 +191,49 @@ class Evaluator:
                 work.append((rule, merged))
         return work
 
+    # -- feedback ------------------------------------------------------------------------------
+    def mark_false_positive(self, rule_id: str, key: str) -> bool:
+        """An operator marked the rule's alert for this key a false positive: every model the
+        rule reads learns the key's latest event as normal. False if there was nothing to learn
+        (no such rule or key, or a rule that reads no model)."""
+        rule = self.rules.get(rule_id)
+        state = rule.states.get(key) if rule is not None else None
+        if state is None or state.last is None:
+            return False
+        learned = False
+        for model_id in rule.spec.models:
+            model = self.models[model_id]
+            model_key = key_text(model.key_of(state.last))
+            if model_key is not None:
+                learned |= model.learn_as_normal(model_key, state.last_t, state.last)
+        return learned
+
     # -- state -----------------------------------------------------------------------------------
     def snapshot(self) -> bytes:
         """Every piece of state, restorable into an evaluator of the same pack."""
         rules = {rule_id: (rule.spec.fingerprint, rule.states, rule.timers)
                  for rule_id, rule in self.rules.items()}
-        return pickle.dumps((rules, self._pending, self._stragglers, self._arrivals, self.max_time,
-                             self.watermark, self.events_in, self.events_late),
+        models = {model_id: (model.spec.fingerprint, model.states)
+                  for model_id, model in self.models.items()}
+        return pickle.dumps((rules, models, self._pending, self._stragglers, self._arrivals,
+                             self.max_time, self.watermark, self.events_in, self.events_late),
                             protocol=pickle.HIGHEST_PROTOCOL)
 
     def restore(self, snapshot: bytes) -> None:
-        (rules, self._pending, self._stragglers, self._arrivals, self.max_time, self.watermark,
-         self.events_in, self.events_late) = pickle.loads(snapshot)
+        (rules, models, self._pending, self._stragglers, self._arrivals, self.max_time,
+         self.watermark, self.events_in, self.events_late) = pickle.loads(snapshot)
         for rule_id, (fingerprint, states, timers) in rules.items():
             rule = self.rules.get(rule_id)
             if rule is not None and rule.spec.fingerprint == fingerprint:
                 rule.adopt(states, timers)
+        for model_id, (fingerprint, states) in models.items():
+            model = self.models.get(model_id)
+            if model is not None and model.spec.fingerprint == fingerprint:
+                model.states = states
 
     def stats(self) -> dict[str, int]:
         return {"events": self.events_in, "late": self.events_late,
+                "model_keys": sum(len(model.states) for model in self.models.values()),
                 "pending": len(self._pending) + len(self._stragglers),
                 "timers": sum(len(rule.timers) for rule in self.rules.values()),
                 "keys": sum(len(rule.states) for rule in self.rules.values())}
@@ -207,10 +243,11 @@ def _record_order(record: tuple[int, int, dict]) -> tuple[int, int]:
     return record[0], record[1]
 
 
-def _wanted_values(rule: Rule, kind: str, field: str) -> set | str | None:
-    """Which values of the routing field a rule needs: a set, "any", or None (not this kind)."""
-    spec = rule.spec
-    matches = [step.match for step in spec.sequence if kind in step.kinds] if spec.sequence else (
+def _wanted_values(spec: RuleSpec | ModelSpec, kind: str, field: str) -> set | str | None:
+    """Which values of the routing field a rule or model needs: a set, "any", or None (not
+    this kind)."""
+    sequence = getattr(spec, "sequence", None)
+    matches = [step.match for step in sequence if kind in step.kinds] if sequence else (
         [spec.match] if kind in spec.match.get("kind", spec.on) else [])
     if not matches:
         return None

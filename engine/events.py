@@ -72,9 +72,11 @@ class Event(msgspec.Struct, gc=False, omit_defaults=True):
     text: _Text | None = None
     category: str | None = None
     reporter: dict[str, Any] | None = None
+    # Set by ewe, never by a producer: the anomaly score each model gave this event.
+    scores: dict[str, float] | None = None
 
 
-EVENT_FIELDS = Event.__struct_fields__
+EVENT_FIELDS = tuple(name for name in Event.__struct_fields__ if name != "scores")
 LOCATION_FIELDS = Location.__struct_fields__
 _DECODER = msgspec.json.Decoder(Event)
 
@@ -117,6 +119,8 @@ def to_dict(event: Event) -> dict[str, Any]:
 
 def _check(event: Event) -> int:
     """What the types cannot say: the fields each kind requires, and the event time."""
+    if event.scores is not None:
+        raise EventError("scores", "is set by ewe's anomaly models, not by producers")
     if event.kind == "reading":
         if event.device_id is None or event.type is None or event.value is None:
             name = "device_id" if event.device_id is None else (

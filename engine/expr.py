@@ -97,16 +97,14 @@ class Expression:
 
 
 def compile_expression(source: str, *, windows: list[WindowSpec] | None = None,
-                       allow_windows: bool = True,
-                       resolve_model: Callable[[str], None] | None = None) -> Expression:
+                       allow_windows: bool = True) -> Expression:
     """Parse and compile `source`; `ExpressionError` (with the column) if it is not in the language.
 
     `windows` may be shared by several expressions of one rule, so that `count(1h)` used in a
-    condition and in a severity ladder is one window, not two. `resolve_model` is called for each
-    `score("model-id")` and raises `ValueError` for an unknown model; without it, `score` is
-    refused.
+    condition and in a severity ladder is one window, not two. `score("model-id")` reads the
+    score an anomaly model gave the event; the models named are listed in `Expression.models`.
     """
-    parser = _Parser(source, windows if windows is not None else [], allow_windows, resolve_model)
+    parser = _Parser(source, windows if windows is not None else [], allow_windows)
     code, result = parser.parse()
     namespace = dict(_RUNTIME, **parser.constants)
     # One Python call per evaluation: the try/except lives inside the compiled function.
@@ -133,14 +131,12 @@ _RUNTIME: dict[str, Any] = {"__builtins__": {}, "_E": {}, "_L": Location(),
 
 
 class _Parser:
-    def __init__(self, source: str, windows: list[WindowSpec], allow_windows: bool,
-                 resolve_model: Callable[[str], None] | None) -> None:
+    def __init__(self, source: str, windows: list[WindowSpec], allow_windows: bool) -> None:
         self.source = source
         self.tokens = self._tokenize(source)
         self.index = 0
         self.windows = windows
         self.allow_windows = allow_windows
-        self.resolve_model = resolve_model
         self.fields: set[str] = set()
         self.models: set[str] = set()
         self.constants: dict[str, Any] = {}
@@ -448,18 +444,13 @@ class _Parser:
         return f"W[{self.windows.index(spec)}].value", "any"
 
     def _score_call(self, column: int) -> tuple[str, str]:
-        kind, text, token_column = self._take("string")
+        if not self.allow_windows:
+            raise ExpressionError(column, "score() is not allowed here")
+        _, text, token_column = self._take("string")
         model = self._unquote(text, token_column)
         self._take(")")
-        if self.resolve_model is None:
-            raise ExpressionError(column, f"score({model!r}): anomaly models are not available "
-                                          "in this version of ewe")
-        try:
-            self.resolve_model(model)
-        except ValueError as error:
-            raise ExpressionError(column, str(error)) from None
-        self.models.add(model)
-        return f"S[{model!r}]", "num"
+        self.models.add(model)   # the loader checks that the pack defines it
+        return f"(e.scores or _E).get({model!r})", "num"
 
     @staticmethod
     def _unquote(text: str, column: int) -> str:

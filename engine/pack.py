@@ -1,10 +1,10 @@
-"""A rule pack: the validated rules of a set of files, loaded all-or-nothing."""
+"""A rule pack: the validated rules and anomaly models of a set of files, loaded all-or-nothing."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.rulefile import RuleSpec, load_paths, load_text
+from engine.rulefile import ModelSpec, RuleSpec, load_paths, load_text
 
 __all__ = ["Pack"]
 
@@ -12,15 +12,18 @@ __all__ = ["Pack"]
 @dataclass(frozen=True)
 class Pack:
     specs: tuple[RuleSpec, ...]
+    models: tuple[ModelSpec, ...] = ()
 
     @classmethod
-    def load(cls, paths: list[str | Path]) -> Pack:
-        """Every rule of the files under paths; `RuleFileError` lists all problems otherwise."""
-        return cls(tuple(load_paths(paths)))
+    def load(cls, paths: list[str | Path]) -> "Pack":
+        """Everything in the files under paths; `RuleFileError` lists all problems otherwise."""
+        specs, models = load_paths(paths)
+        return cls(tuple(specs), tuple(models))
 
     @classmethod
-    def from_text(cls, text: str, filename: str = "<rules>") -> Pack:
-        return cls(tuple(load_text(text, filename)))
+    def from_text(cls, text: str, filename: str = "<rules>") -> "Pack":
+        specs, models = load_text(text, filename)
+        return cls(tuple(specs), tuple(models))
 
     def __len__(self) -> int:
         return len(self.specs)

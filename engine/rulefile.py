@@ -4,7 +4,7 @@ Loading never stops at the first problem: it collects every error of every file,
 line, rule index and id, and raises one `RuleFileError` holding them all, so a rule author fixes a
 file in one pass. Nothing of a file with an error is used.
 
->>> specs = load_text('''
+>>> specs, models = load_text('''
 ... rules:
 ...   - id: waterlogging.level.high
 ...     on: reading
@@ -39,13 +39,15 @@ from engine.lifecycle import Level
 from engine.template import Template
 from engine.yamlpos import LocatedDict, LocatedList, YamlError, load
 
-__all__ = ["RuleSpec", "Step", "RuleError", "RuleFileError", "load_text", "load_paths",
-           "rule_files"]
+__all__ = ["RuleSpec", "ModelSpec", "Step", "RuleError", "RuleFileError", "load_text",
+           "load_paths", "rule_files"]
 
 _RULE_KEYS = ("id", "title", "description", "on", "match", "key", "when", "for", "severity",
               "clear", "clear_for", "cooldown", "labels", "summary", "absent_for", "sequence",
               "within", "stale_after")
 _STEP_KEYS = ("match", "when")
+_MODEL_KEYS = ("id", "description", "detector", "params", "on", "match", "per", "features",
+               "warmup")
 _TOP_KEYS = ("rules", "models")
 _KINDS = ("reading", "report")
 _LANGUAGES = ("zh", "en")
@@ -106,12 +108,37 @@ class RuleSpec:
     fingerprint: str = ""
 
     @property
+    def models(self) -> set[str]:
+        """The anomaly models whose scores the rule reads."""
+        expressions = [self.when, self.clear, *(c for c, _ in self.severity)]
+        expressions += [step.when for step in self.sequence]
+        return {model for e in expressions if e is not None for model in e.models}
+
+    @property
     def shape(self) -> str:
         if self.absent_for_ms:
             return "absence"
         if self.sequence:
             return "sequence"
         return "condition"
+
+
+@dataclass
+class ModelSpec:
+    """An anomaly model: a detector per key, fed with features of the matching events."""
+
+    id: str
+    file: str
+    line: int
+    detector: str
+    params: dict[str, Any]
+    on: tuple[str, ...]
+    match: dict[str, tuple]
+    key: tuple[str, ...]
+    features: list[Expression]
+    windows: list[WindowSpec]
+    warmup: int
+    fingerprint: str
 
 
 def rule_files(paths: list[str | Path]) -> list[Path]:
@@ -133,9 +160,10 @@ def _is_rule_file(path: Path) -> bool:
             and path.stem != "duty" and "tests" not in path.parts[-2:-1])
 
 
-def load_paths(paths: list[str | Path]) -> list[RuleSpec]:
+def load_paths(paths: list[str | Path]) -> tuple[list[RuleSpec], list[ModelSpec]]:
     """Load and validate every rule file under paths; one `RuleFileError` lists all problems."""
     specs: list[RuleSpec] = []
+    models: list[ModelSpec] = []
     errors: list[RuleError] = []
     files = rule_files(paths)
     if not files:
@@ -147,38 +175,60 @@ def load_paths(paths: list[str | Path]) -> list[RuleSpec]:
             errors.append(RuleError(str(path), 1, f"cannot read: {error}"))
             continue
         try:
-            specs.extend(load_text(text, str(path)))
+            file_specs, file_models = _load_document(text, str(path))
         except RuleFileError as error:
             errors.extend(error.errors)
-    errors.extend(_duplicate_ids(specs))
+            continue
+        specs.extend(file_specs)
+        models.extend(file_models)
+    errors.extend(_duplicate_ids(specs) + _duplicate_ids(models) + _unknown_models(specs, models))
     if errors:
         raise RuleFileError(errors)
-    return specs
+    return specs, models
 
 
-def load_text(text: str, filename: str) -> list[RuleSpec]:
-    """Validate the rules of one file's text; `RuleFileError` with every problem otherwise."""
+def load_text(text: str, filename: str) -> tuple[list[RuleSpec], list[ModelSpec]]:
+    """Validate the rules and models of one file's text; `RuleFileError` with every problem."""
+    specs, models = _load_document(text, filename)
+    errors = _duplicate_ids(specs) + _duplicate_ids(models) + _unknown_models(specs, models)
+    if errors:
+        raise RuleFileError(errors)
+    return specs, models
+
+
+def _load_document(text: str, filename: str) -> tuple[list[RuleSpec], list[ModelSpec]]:
     try:
         document = load(text, filename)
     except YamlError as error:
         raise RuleFileError([RuleError(filename, error.line, error.message)]) from None
     loader = _FileLoader(filename)
-    specs = loader.document(document)
-    loader.errors.extend(_duplicate_ids(specs))
+    specs, models = loader.document(document)
     if loader.errors:
         raise RuleFileError(loader.errors)
-    return specs
+    return specs, models
 
 
-def _duplicate_ids(specs: list[RuleSpec]) -> list[RuleError]:
-    first: dict[str, RuleSpec] = {}
+def _unknown_models(specs: list[RuleSpec], models: list[ModelSpec]) -> list[RuleError]:
+    known = {model.id for model in models}
+    errors = []
+    for index, spec in enumerate(specs):
+        for model in sorted(spec.models - known):
+            errors.append(RuleError(spec.file, spec.line, f"score({model!r}): no model of that "
+                                    f"id (models: {', '.join(sorted(known)) or 'none'})",
+                                    rule_id=spec.id, index=index + 1))
+    return errors
+
+
+def _duplicate_ids(specs: list) -> list[RuleError]:
+    first: dict[str, Any] = {}
     errors = []
     for spec in specs:
         if spec.id in first:
             other = first[spec.id]
             if other.file == spec.file and other.line == spec.line:
                 continue
-            errors.append(RuleError(spec.file, spec.line, f"duplicate rule id {spec.id!r} "
+            what = "model" if isinstance(spec, ModelSpec) else "rule"
+            errors.append(RuleError(spec.file, spec.line, f"duplicate {what} id {spec.id!r} "
                                     f"(first defined at {other.file}:{other.line})"))
         else:
             first[spec.id] = spec
@@ -200,21 +250,19 @@ class _FileLoader:
         self.errors.append(RuleError(self.file, line, message, index=self.index,
                                      rule_id=self.rule_id))
 
-    def document(self, document: Any) -> list[RuleSpec]:
+    def document(self, document: Any) -> tuple[list[RuleSpec], list[ModelSpec]]:
         if document is None:
             self.error(1, "empty file: expected a mapping with a `rules:` list")
-            return []
+            return [], []
         if not isinstance(document, LocatedDict):
             self.error(getattr(document, "line", 1), "expected a mapping with a `rules:` list")
-            return []
+            return [], []
         self.unknown_keys(document, _TOP_KEYS)
-        if "models" in document:
-            self.error(document.line_of("models"), "models: anomaly models are not available "
-                                                   "in this version of ewe")
+        models = self.models(document.get("models"), document.line_of("models"))
         rules = document.get("rules")
         if not isinstance(rules, LocatedList):
             self.error(document.line_of("rules"), "`rules:` must be a list of rules")
-            return []
+            return [], models
         specs = []
         for index, rule in enumerate(rules, start=1):
             self.index, self.rule_id = index, None
@@ -230,7 +278,72 @@ class _FileLoader:
             if len(self.errors) == errors_before:
                 specs.append(spec)
         self.index = self.rule_id = None
+        return specs, models
+
+    # -- models --------------------------------------------------------------------------------
+    def models(self, models: Any, line: int) -> list[ModelSpec]:
+        if models is None:
+            return []
+        if not isinstance(models, LocatedList):
+            self.error(line, "`models:` must be a list of models")
+            return []
+        specs = []
+        for index, model in enumerate(models, start=1):
+            self.index, self.rule_id = index, None
+            if not isinstance(model, LocatedDict):
+                self.error(models.line_of(index - 1), "a model must be a mapping")
+                continue
+            errors_before = len(self.errors)
+            try:
+                spec = self.model(model)
+            except _Invalid:
+                continue
+            if len(self.errors) == errors_before:
+                specs.append(spec)
+        self.index = self.rule_id = None
         return specs
+
+    def model(self, model: LocatedDict) -> ModelSpec:
+        from engine.anomaly import DETECTORS   # the detector names, without loading river
+
+        model_id = model.get("id")
+        if not isinstance(model_id, str) or not _RULE_ID.fullmatch(model_id):
+            self.error(model.line_of("id"), "`id` is required: lowercase letters, digits and "
+                                            ". _ -, e.g. water-level")
+            raise _Invalid
+        self.rule_id = model_id
+        self.unknown_keys(model, _MODEL_KEYS)
+        detector = model.get("detector")
+        if detector not in DETECTORS:
+            self.error(model.line_of("detector"), f"unknown detector {detector!r} "
+                                                  f"(known: {', '.join(sorted(DETECTORS))})")
+        params = model.get("params", {})
+        if not isinstance(params, dict):
+            self.error(model.line_of("params"), "`params` must map parameter names to values")
+            params = {}
+        on = self.kinds(model)
+        windows: list[WindowSpec] = []
+        features = model.get("features", ["value"])
+        if not isinstance(features, list) or not features:
+            self.error(model.line_of("features"), "`features` must list fields or window "
+                                                  "functions, e.g. [value, delta(value, 10m)]")
+            features = []
+        compiled = []
+        for source in features:
+            try:
+                compiled.append(compile_expression(str(source), windows=windows))
+            except ExpressionError as error:
+                self.error(model.line_of("features"), f"features: {source}: {error}")
+        warmup = model.get("warmup", 0)
+        if not isinstance(warmup, int) or isinstance(warmup, bool) or warmup < 0:
+            self.error(model.line_of("warmup"), "`warmup` is a number of events (0 or more)")
+            warmup = 0
+        key = self.key(model, on, name="per")
+        return ModelSpec(
+            id=model_id, file=self.file, line=model.line, detector=str(detector),
+            params=dict(params), on=on, match=self.match(model, "match", model, on), key=key,
+            features=compiled, windows=windows, warmup=warmup,
+            fingerprint=hashlib.blake2b(text_of(model), digest_size=8).hexdigest())
 
     def unknown_keys(self, mapping: LocatedDict, allowed: tuple[str, ...]) -> None:
         for key in mapping:
@@ -332,20 +445,21 @@ class _FileLoader:
                                             f"`on: {list(on)}`")
         return result
 
-    def key(self, rule: LocatedDict, on: tuple[str, ...]) -> tuple[str, ...]:
-        if "key" not in rule:
+    def key(self, rule: LocatedDict, on: tuple[str, ...], name: str = "key") -> tuple[str, ...]:
+        if name not in rule:
             if "report" in on:
-                self.error(rule.line, "rules on reports need a `key` (e.g. location.grid)")
+                self.error(rule.line, f"{'rules' if name == 'key' else 'models'} on reports "
+                                      f"need a `{name}` (e.g. location.grid)")
             return ("device_id",)
-        key = rule["key"]
+        key = rule[name]
         paths = key if isinstance(key, list) else [key]
         if not paths or not all(isinstance(p, str) and re.fullmatch(r"[A-Za-z]\w*(\.\w+)*", p)
                                 for p in paths):
-            self.error(rule.line_of("key"), "`key` must be a field (e.g. location.building) or a "
-                                            "list of fields")
+            self.error(rule.line_of(name), f"`{name}` must be a field (e.g. location.building) "
+                                           "or a list of fields")
             return ("device_id",)
         for path in paths:
-            self.known_field(path, rule.line_of("key"), "key")
+            self.known_field(path, rule.line_of(name), name)
         return tuple(paths)
 
     def known_field(self, path: str, line: int, where: str) -> bool:

@@ -1,6 +1,7 @@
 """Half-space trees (river) behind min-max scaling, with a calibrated score.
 
-river's `HalfSpaceTrees` is an online isolation forest: points that land in sparsely populated
+river's `HalfSpaceTrees` is an online isolation forest over every feature of `x` but the time
+`t`: points that land in sparsely populated
 cells of random half-space partitions score high. Its raw score depends on the trees' depth and
 window, so here it passes through a `TailCalibration`: the score is the share of recent raw
 scores below this one. A model costs about 30 µs per observation and a megabyte of memory, so it
@@ -52,24 +53,28 @@ class HalfSpaceTrees(Detector):
             n_trees=n_trees, height=height, window_size=window_size, seed=seed)
         self._calibration = TailCalibration(fading_factor=fading_factor)
         self._n = 0
-        self._last: tuple[float, float] | None = None   # (value, raw score) of the last scored x
+        self._last: tuple[dict, float] | None = None   # (features, raw score) of the last scored
 
-    def _raw(self, value: float) -> float:
-        if self._last is not None and self._last[0] == value:
+    def _raw(self, features: dict[str, float]) -> float:
+        if self._last is not None and self._last[0] == features:
             return self._last[1]
-        raw = self._model.score_one({"value": value})
-        self._last = (value, raw)
+        raw = self._model.score_one(features)
+        self._last = (features, raw)
         return raw
+
+    @staticmethod
+    def _features(x: dict[str, float]) -> dict[str, float]:
+        return {name: value for name, value in x.items() if name != "t"}
 
     def score_one(self, x: dict[str, float]) -> float:
         if self._n < self.warmup:
             return 0.0
-        return self._calibration.score(self._raw(x["value"]))
+        return self._calibration.score(self._raw(self._features(x)))
 
     def learn_one(self, x: dict[str, float]) -> None:
-        value = x["value"]
-        self._calibration.learn(self._raw(value))
-        self._model.learn_one({"value": value})
+        features = self._features(x)
+        self._calibration.learn(self._raw(features))
+        self._model.learn_one(features)
         self._last = None
         self._n += 1
 
