@@ -59,11 +59,11 @@ class RuleError(ValueError):
     """One problem in a rule file, printed as `FILE:LINE: rule N "id": message`."""
 
     def __init__(self, file: str, line: int, message: str, *, index: int | None = None,
-                 rule_id: str | None = None) -> None:
+                 rule_id: str | None = None, what: str = "rule") -> None:
         self.file, self.line, self.message = file, line, message
         self.index, self.rule_id = index, rule_id
-        where = f"rule {index}" + (f" {rule_id!r}".replace("'", '"') if rule_id else "") + ": " \
-            if index is not None else ""
+        where = f"{what} {index}" + (f" {rule_id!r}".replace("'", '"') if rule_id else "") \
+            + ": " if index is not None else ""
         super().__init__(f"{file}:{line}: {where}{message}")
 
 
@@ -245,10 +245,11 @@ class _FileLoader:
         self.errors: list[RuleError] = []
         self.index: int | None = None
         self.rule_id: str | None = None
+        self.what = "rule"
 
     def error(self, line: int, message: str) -> None:
         self.errors.append(RuleError(self.file, line, message, index=self.index,
-                                     rule_id=self.rule_id))
+                                     rule_id=self.rule_id, what=self.what))
 
     def document(self, document: Any) -> tuple[list[RuleSpec], list[ModelSpec]]:
         if document is None:
@@ -288,6 +289,7 @@ class _FileLoader:
             self.error(line, "`models:` must be a list of models")
             return []
         specs = []
+        self.what = "model"
         for index, model in enumerate(models, start=1):
             self.index, self.rule_id = index, None
             if not isinstance(model, LocatedDict):
@@ -301,6 +303,7 @@ class _FileLoader:
             if len(self.errors) == errors_before:
                 specs.append(spec)
         self.index = self.rule_id = None
+        self.what = "rule"
         return specs
 
     def model(self, model: LocatedDict) -> ModelSpec:
@@ -323,7 +326,7 @@ class _FileLoader:
             params = {}
         on = self.kinds(model)
         windows: list[WindowSpec] = []
-        features = model.get("features", ["value"])
+        features = _rejoin(model.get("features", ["value"]))
         if not isinstance(features, list) or not features:
             self.error(model.line_of("features"), "`features` must list fields or window "
                                                   "functions, e.g. [value, delta(value, 10m)]")
@@ -582,6 +585,22 @@ class _FileLoader:
             when = self.expression(step, "when", step_windows) if "when" in step else None
             steps.append(Step(match, when, tuple(kinds), step_windows))
         return steps
+
+
+def _rejoin(items: Any) -> Any:
+    """A flow list `[value, delta(value, 10m)]` reaches us split at every comma, inside the
+    parentheses too; join the pieces back until the parentheses balance."""
+    if not isinstance(items, list):
+        return items
+    joined: list[Any] = []
+    for item in items:
+        previous = joined[-1] if joined else None
+        if isinstance(previous, str) and isinstance(item, (str, int, float)) and \
+                previous.count("(") > previous.count(")"):
+            joined[-1] = f"{previous}, {item}"
+        else:
+            joined.append(item)
+    return joined
 
 
 def text_of(rule: LocatedDict) -> bytes:
