@@ -41,8 +41,8 @@ from heapq import heappop, heappush
 from typing import NamedTuple
 
 from engine.events import Event
-from engine.pack import Pack
 from engine.models import Model
+from engine.pack import Pack
 from engine.rulefile import ModelSpec, RuleSpec
 from engine.shapes import ROUTING_FIELDS, Item, Rule, build
 from engine.shapes.base import key_text

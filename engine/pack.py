@@ -15,13 +15,13 @@ class Pack:
     models: tuple[ModelSpec, ...] = ()
 
     @classmethod
-    def load(cls, paths: list[str | Path]) -> "Pack":
+    def load(cls, paths: list[str | Path]) -> Pack:
         """Everything in the files under paths; `RuleFileError` lists all problems otherwise."""
         specs, models = load_paths(paths)
         return cls(tuple(specs), tuple(models))
 
     @classmethod
-    def from_text(cls, text: str, filename: str = "<rules>") -> "Pack":
+    def from_text(cls, text: str, filename: str = "<rules>") -> Pack:
         specs, models = load_text(text, filename)
         return cls(tuple(specs), tuple(models))
 

@@ -307,7 +307,7 @@ class _FileLoader:
         return specs
 
     def model(self, model: LocatedDict) -> ModelSpec:
-        from engine.anomaly import DETECTORS   # the detector names, without loading river
+        from engine.anomaly import DETECTORS  # the detector names, without loading river
 
         model_id = model.get("id")
         if not isinstance(model_id, str) or not _RULE_ID.fullmatch(model_id):

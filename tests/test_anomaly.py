@@ -149,3 +149,40 @@ def test_make_detector_refuses_unknown_names_and_parameters():
         make_detector("zscore", bogus=1)
     with pytest.raises(ValueError, match="fading_factor must be in"):
         make_detector("zscore", fading_factor=2)
+
+
+def test_the_array_detector_scores_exactly_like_one_z_score_per_key():
+    import numpy as np
+
+    from engine.anomaly.batch import ZScoreArray
+
+    rng = random.Random(11)
+    keys = [f"d{rng.randrange(40)}" for _ in range(3_000)]        # keys repeat inside batches
+    values = [rng.gauss(10, 2) + (30 if i == 2_500 else 0) for i in range(3_000)]
+    array = ZScoreArray(fading_factor=0.05, warmup=5)
+    batched = np.concatenate([array.score_learn(keys[i:i + 500], np.array(values[i:i + 500]))
+                              for i in range(0, 3_000, 500)])
+    singles: dict[str, ZScore] = {}
+    expected = []
+    for key, value in zip(keys, values, strict=True):
+        detector = singles.setdefault(key, ZScore(fading_factor=0.05, warmup=5))
+        expected.append(detector.score_one({"value": value}))
+        detector.learn_one({"value": value})
+    assert np.allclose(batched, expected, rtol=0, atol=1e-12)
+
+
+def test_the_array_detector_restores_exactly():
+    import numpy as np
+
+    from engine.anomaly.batch import ZScoreArray
+
+    rng = np.random.default_rng(12)
+    keys = [f"k{i % 100}" for i in range(2_000)]
+    values = rng.normal(5, 1, 2_000)
+    whole = ZScoreArray(warmup=3)
+    expected = whole.score_learn(keys, values)
+    first = ZScoreArray(warmup=3)
+    head = first.score_learn(keys[:700], values[:700])
+    restored = ZScoreArray.from_bytes(first.to_bytes())
+    assert np.array_equal(np.concatenate([head, restored.score_learn(keys[700:], values[700:])]),
+                          expected)
