@@ -213,7 +213,7 @@ class Evaluator:
         """Every piece of state, restorable into an evaluator of the same pack."""
         rules = {rule_id: (rule.spec.fingerprint, rule.states, rule.timers)
                  for rule_id, rule in self.rules.items()}
-        models = {model_id: (model.spec.fingerprint, model.states)
+        models = {model_id: (model.spec.fingerprint, model.states, model.array)
                   for model_id, model in self.models.items()}
         return pickle.dumps((rules, models, self._pending, self._stragglers, self._arrivals,
                              self.max_time, self.watermark, self.events_in, self.events_late),
@@ -226,14 +226,14 @@ class Evaluator:
             rule = self.rules.get(rule_id)
             if rule is not None and rule.spec.fingerprint == fingerprint:
                 rule.adopt(states, timers)
-        for model_id, (fingerprint, states) in models.items():
+        for model_id, (fingerprint, states, array) in models.items():
             model = self.models.get(model_id)
             if model is not None and model.spec.fingerprint == fingerprint:
-                model.states = states
+                model.states, model.array = states, array
 
     def stats(self) -> dict[str, int]:
         return {"events": self.events_in, "late": self.events_late,
-                "model_keys": sum(len(model.states) for model in self.models.values()),
+                "model_keys": sum(model.keys for model in self.models.values()),
                 "pending": len(self._pending) + len(self._stragglers),
                 "timers": sum(len(rule.timers) for rule in self.rules.values()),
                 "keys": sum(len(rule.states) for rule in self.rules.values())}

@@ -114,3 +114,19 @@ def test_a_window_function_can_be_a_feature():
     evaluator.process(events)
     evaluator.flush()
     assert events[-1][1].scores["level"] > 0.99999
+
+
+def test_a_z_score_of_the_plain_value_keeps_its_state_in_arrays_with_the_same_scores():
+    array_pack = Pack.from_text(PACK)
+    object_pack = Pack.from_text(PACK.replace("features: [value]", "features: [value * 1]"))
+    scores = []
+    for pack in (array_pack, object_pack):
+        evaluator = Evaluator(pack, lateness_ms=0)
+        events = sorted(readings(normal(120) + [0.3], "a") + readings(normal(90, seed=4), "b"),
+                        key=lambda pair: pair[0])
+        evaluator.process(events)
+        evaluator.flush()
+        scores.append([event.scores["level"] for _, event in events])
+    assert Evaluator(array_pack).models["level"].array is not None
+    assert Evaluator(object_pack).models["level"].array is None
+    assert all(abs(a - b) < 1e-12 for a, b in zip(*scores, strict=True))
