@@ -28,7 +28,9 @@ from ewe.detect import score_csv  # noqa: E402
 CONFIGURATIONS = {
     "zscore": ("zscore", {"fading_factor": 0.01}, 0.99999),
     "seasonal": ("seasonal", {}, 0.99999),
-    "cusum": ("cusum", {"threshold": 16.0}, 0.5),   # 0.5: the evidence reaches h
+    # h and drift chosen on this DEV half (the HOLDOUT half is kept for checking them);
+    # 0.5 is the detector's own decision point: the evidence reaches h.
+    "cusum": ("cusum", {"threshold": 16.0, "drift": 0.75}, 0.5),
     "half_space_trees": ("half_space_trees", {}, 0.999),
     "ensemble": ("ensemble", {}, 0.99999),
 }
