@@ -91,7 +91,6 @@ class Expression:
     evaluate: Callable[[dict, Any], Any]
     test: Callable[[dict, Any], bool]
     windows: list[WindowSpec] = field(default_factory=list)
-    fields: set[str] = field(default_factory=set)
     models: set[str] = field(default_factory=set)
     result: str = "any"
 
@@ -113,7 +112,7 @@ def compile_expression(source: str, *, windows: list[WindowSpec] | None = None,
                  f"    except _UNDEFINED:\n        return False\n", "<rule expression>", "exec"),
          namespace)
     return Expression(source, namespace["evaluate"], namespace["test"], parser.windows,
-                      parser.fields, parser.models, result)
+                      parser.models, result)
 
 
 def _contains(text: Any, part: Any) -> bool:
@@ -137,7 +136,6 @@ class _Parser:
         self.index = 0
         self.windows = windows
         self.allow_windows = allow_windows
-        self.fields: set[str] = set()
         self.models: set[str] = set()
         self.constants: dict[str, Any] = {}
 
@@ -298,7 +296,6 @@ class _Parser:
             if part.startswith("_"):
                 raise ExpressionError(part_column, f"{part!r} is not a field name: names "
                                                    "starting with '_' are reserved")
-        self.fields.add(".".join(path))
         try:
             return field_code(path), "any"
         except ValueError as error:

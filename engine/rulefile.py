@@ -264,22 +264,7 @@ class _FileLoader:
         if not isinstance(rules, LocatedList):
             self.error(document.line_of("rules"), "`rules:` must be a list of rules")
             return [], models
-        specs = []
-        for index, rule in enumerate(rules, start=1):
-            self.index, self.rule_id = index, None
-            line = rules.line_of(index - 1)
-            if not isinstance(rule, LocatedDict):
-                self.error(line, "a rule must be a mapping")
-                continue
-            errors_before = len(self.errors)
-            try:
-                spec = self.rule(rule, text_of(rule))
-            except _Invalid:
-                continue
-            if len(self.errors) == errors_before:
-                specs.append(spec)
-        self.index = self.rule_id = None
-        return specs, models
+        return self.each(rules, "rule", self.rule), models
 
     # -- models --------------------------------------------------------------------------------
     def models(self, models: Any, line: int) -> list[ModelSpec]:
@@ -288,16 +273,20 @@ class _FileLoader:
         if not isinstance(models, LocatedList):
             self.error(line, "`models:` must be a list of models")
             return []
+        return self.each(models, "model", self.model)
+
+    def each(self, items: LocatedList, what: str, build: Any) -> list:
+        """Build every item of a `rules:` or `models:` list, keeping those without errors."""
         specs = []
-        self.what = "model"
-        for index, model in enumerate(models, start=1):
+        self.what = what
+        for index, item in enumerate(items, start=1):
             self.index, self.rule_id = index, None
-            if not isinstance(model, LocatedDict):
-                self.error(models.line_of(index - 1), "a model must be a mapping")
+            if not isinstance(item, LocatedDict):
+                self.error(items.line_of(index - 1), f"a {what} must be a mapping")
                 continue
             errors_before = len(self.errors)
             try:
-                spec = self.model(model)
+                spec = build(item)
             except _Invalid:
                 continue
             if len(self.errors) == errors_before:
@@ -360,7 +349,7 @@ class _FileLoader:
                 self.error(mapping.line_of(key), f"unknown key {key!r}{hint}")
 
     # -- one rule ------------------------------------------------------------------------------
-    def rule(self, rule: LocatedDict, source: bytes) -> RuleSpec:
+    def rule(self, rule: LocatedDict) -> RuleSpec:
         rule_id = rule.get("id")
         if not isinstance(rule_id, str) or not _RULE_ID.fullmatch(rule_id):
             self.error(rule.line_of("id"), "`id` is required: lowercase letters, digits and . _ -, "
@@ -400,7 +389,7 @@ class _FileLoader:
             absent_for_ms=self.duration(rule, "absent_for", positive=True),
             within_ms=self.duration(rule, "within", positive=True),
             windows=windows,
-            fingerprint=hashlib.blake2b(source, digest_size=8).hexdigest(),
+            fingerprint=hashlib.blake2b(text_of(rule), digest_size=8).hexdigest(),
         )
         if shape == "when":
             spec.when = self.expression(rule, "when", windows)
