@@ -68,7 +68,7 @@ class Model:
     def _array_detector(spec: ModelSpec) -> Any:
         if spec.detector != "zscore" or [f.source for f in spec.features] != ["value"]:
             return None
-        from engine.anomaly.batch import ZScoreArray   # numpy and scipy: only when used
+        from engine.anomaly.batch import ZScoreArray  # numpy and scipy: only when used
 
         params = dict(spec.params)
         params["warmup"] = max(params.get("warmup", 30), spec.warmup)
