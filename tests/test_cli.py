@@ -121,3 +121,12 @@ def test_detect_refuses_a_file_without_the_header(tmp_path, capsys):
     assert main(["detect", "--detector", "zscore", str(series), "--out",
                  str(tmp_path / "o.csv")]) == 1
     assert "the first line must be the header timestamp,value" in capsys.readouterr().err
+
+
+def test_simulate_writes_incidents_with_time_place_and_devices(city):
+    _, truth = city
+    incidents = [orjson.loads(line) for line in truth.read_bytes().splitlines()]
+    assert incidents and all(
+        {"id", "type", "category", "start", "end", "key", "location", "devices"} <= set(i)
+        for i in incidents)
+    assert all(i["start"] < i["end"] for i in incidents)
