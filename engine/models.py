@@ -62,12 +62,13 @@ class Model:
         self.window_arguments = [compile_argument(w.argument) if w.argument else None
                                  for w in spec.windows]
         self.states: dict[str, ModelKey] = {}
+        self.plain_value = [f.source for f in spec.features] == ["value"]
         self.array = self._array_detector(spec)
 
     @staticmethod
     def _array_detector(spec: ModelSpec) -> Any:
         if spec.detector != "zscore" or [f.source for f in spec.features] != ["value"]:
-            return None
+            return None   # (the same test as plain_value, before the instance has it)
         from engine.anomaly.batch import ZScoreArray  # numpy and scipy: only when used
 
         params = dict(spec.params)
@@ -83,29 +84,37 @@ class Model:
         if self.array is not None:
             self._process_array(items)
             return
+        matcher, key_of, states, model_id = self.matcher, self.key_of, self.states, self.id
+        warmup, plain, arguments = self.spec.warmup, self.plain_value, self.window_arguments
         for t, _, _, event in items:
-            if self.matcher is not None and not self.matcher(event):
+            if matcher is not None and not matcher(event):
                 continue
-            key = key_text(self.key_of(event))
+            key = key_text(key_of(event))
             if key is None:
                 continue
-            state = self.states.get(key)
+            state = states.get(key)
             if state is None:
-                state = self.states[key] = ModelKey(
+                state = states[key] = ModelKey(
                     make_detector(self.spec.detector, **self.spec.params),
                     [make_window(w) for w in self.spec.windows])
-            for window, argument in zip(state.windows, self.window_arguments, strict=True):
-                window.add(t, argument(event) if argument is not None else None)
-            x = self._features(t, event, state.windows)
-            if x is None:
-                continue
-            score = state.detector.score_one(x) if state.seen >= self.spec.warmup else 0.0
-            state.detector.learn_one(x)
+            if plain:
+                if event.value is None:
+                    continue
+                x = {"t": t, "value": event.value}
+            else:
+                for window, argument in zip(state.windows, arguments, strict=True):
+                    window.add(t, argument(event) if argument is not None else None)
+                x = self._features(t, event, state.windows)
+                if x is None:
+                    continue
+            detector = state.detector
+            score = detector.score_one(x) if state.seen >= warmup else 0.0
+            detector.learn_one(x)
             state.seen += 1
             if event.scores is None:
-                event.scores = {self.id: score}
+                event.scores = {model_id: score}
             else:
-                event.scores[self.id] = score
+                event.scores[model_id] = score
 
     def _process_array(self, items: list[Item]) -> None:
         matcher, key_of = self.matcher, self.key_of

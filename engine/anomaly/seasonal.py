@@ -69,12 +69,8 @@ class SeasonalZScore(Detector):
             weight = max(self.fading_factor / self.slots, 1.0 / self._residuals)
             residual = value - slot[0]
             self._residual_var = (1 - weight) * (self._residual_var + weight * residual ** 2)
-        for stats in (slot, self._stats[-1]):
-            stats[2] += 1
-            weight = max(self.fading_factor, 1.0 / stats[2])   # plain averages at first
-            delta = value - stats[0]
-            stats[0] += weight * delta
-            stats[1] = (1 - weight) * (stats[1] + weight * delta * delta)
+        _update(slot, value, self.fading_factor)
+        _update(self._stats[-1], value, self.fading_factor)
 
     def score_one(self, x: dict[str, float]) -> float:
         overall = self._stats[-1]
@@ -93,3 +89,12 @@ class SeasonalZScore(Detector):
     @classmethod
     def _unit_test_params(cls) -> dict:
         return {"period_ms": 100, "slots": 4, "fading_factor": 0.2, "warmup": 2}
+
+
+def _update(stats: list, value: float, fading_factor: float) -> None:
+    """Exponentially weighted mean and variance, plain averages until 1 / fading_factor values."""
+    count = stats[2] = stats[2] + 1
+    weight = max(fading_factor, 1.0 / count)
+    delta = value - stats[0]
+    stats[0] += weight * delta
+    stats[1] = (1 - weight) * (stats[1] + weight * delta * delta)
