@@ -26,6 +26,7 @@ from engine.simulation import DEFAULT_START_MS, simulate
 from ewe.detect import parse_params, score_csv
 from ewe.replay import ReplayCounts, replay, tune_gc
 
+# The shipped pack sits beside the packages in a checkout (and in an editable install).
 SHIPPED_RULES = Path(__file__).resolve().parent.parent / "rules"
 
 
@@ -153,6 +154,10 @@ def _rules_test(args: argparse.Namespace) -> int:
 
 # -- replay --------------------------------------------------------------------------------------
 def _replay(args: argparse.Namespace) -> int:
+    if args.rules == [str(SHIPPED_RULES)] and not SHIPPED_RULES.is_dir():
+        print(f"ewe replay: the shipped rules are not at {SHIPPED_RULES} (install from a "
+              "checkout with pip install -e .); name a pack with --rules PATH", file=sys.stderr)
+        return 1
     try:
         pack = Pack.load(args.rules)
     except RuleFileError as error:
