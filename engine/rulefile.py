@@ -298,13 +298,7 @@ class _FileLoader:
     def model(self, model: LocatedDict) -> ModelSpec:
         from engine.anomaly import DETECTORS  # the detector names, without loading river
 
-        model_id = model.get("id")
-        if not isinstance(model_id, str) or not _RULE_ID.fullmatch(model_id):
-            self.error(model.line_of("id"), "`id` is required: lowercase letters, digits and "
-                                            ". _ -, e.g. water-level")
-            raise _Invalid
-        self.rule_id = model_id
-        self.unknown_keys(model, _MODEL_KEYS)
+        model_id = self.identify(model, _MODEL_KEYS, "water-level")
         detector = model.get("detector")
         if detector not in DETECTORS:
             self.error(model.line_of("detector"), f"unknown detector {detector!r} "
@@ -349,14 +343,19 @@ class _FileLoader:
                 self.error(mapping.line_of(key), f"unknown key {key!r}{hint}")
 
     # -- one rule ------------------------------------------------------------------------------
-    def rule(self, rule: LocatedDict) -> RuleSpec:
-        rule_id = rule.get("id")
-        if not isinstance(rule_id, str) or not _RULE_ID.fullmatch(rule_id):
-            self.error(rule.line_of("id"), "`id` is required: lowercase letters, digits and . _ -, "
-                                           "e.g. waterlogging.level.high")
+    def identify(self, item: LocatedDict, allowed: tuple[str, ...], example: str) -> str:
+        """The id of a rule or model (refusing it without one), and its keys checked."""
+        item_id = item.get("id")
+        if not isinstance(item_id, str) or not _RULE_ID.fullmatch(item_id):
+            self.error(item.line_of("id"), "`id` is required: lowercase letters, digits and "
+                                           f". _ -, e.g. {example}")
             raise _Invalid
-        self.rule_id = rule_id
-        self.unknown_keys(rule, _RULE_KEYS)
+        self.rule_id = item_id
+        self.unknown_keys(item, allowed)
+        return item_id
+
+    def rule(self, rule: LocatedDict) -> RuleSpec:
+        rule_id = self.identify(rule, _RULE_KEYS, "waterlogging.level.high")
         on = self.kinds(rule)
         windows: list[WindowSpec] = []
         shape_keys = [k for k in ("when", "absent_for", "sequence") if k in rule]
