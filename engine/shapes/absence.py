@@ -15,8 +15,6 @@ __all__ = ["AbsenceRule"]
 
 
 class AbsenceRule(Rule):
-    shape = "absence"
-
     def __init__(self, spec: RuleSpec, records: list, routed_fields: tuple[str, ...]) -> None:
         super().__init__(spec, records)
         self.matcher = compile_matcher(spec.match, skip=routed_fields)

@@ -122,8 +122,6 @@ class Rule:
     records of a batch by instant and rule position, an order that does not depend on batching.
     """
 
-    shape = "base"
-
     def __init__(self, spec: RuleSpec, records: list) -> None:
         self.spec = spec
         self.id = spec.id
@@ -136,14 +134,11 @@ class Rule:
         self.active: set[str] = set()   # keys whose episode is pending or firing
         self.unkeyed = 0
         self.evaluations = 0
-        self.window_specs = spec.windows
         self.window_arguments = [compile_argument(w.argument) if w.argument else None
                                  for w in spec.windows]
-        self._labels = spec.labels
-        self._title = spec.title
 
     def new_state(self) -> KeyState:
-        return KeyState([make_window(spec) for spec in self.window_specs])
+        return KeyState([make_window(window) for window in self.spec.windows])
 
     def state_for(self, event: Event) -> tuple[str, KeyState] | None:
         key = self.key_of(event)
@@ -256,8 +251,8 @@ class Rule:
             "change": change,
             "at": format_timestamp(episode.changed_at),
             "starts_at": format_timestamp(episode.starts_at),
-            "labels": self._labels,
-            "title": self._title,
+            "labels": self.spec.labels,
+            "title": self.spec.title,
             "summary": {lang: template.render(event, alert)
                         for lang, template in self.spec.summary.items()},
             "location": _location(event.location),

@@ -19,12 +19,9 @@ _TIMELESS_WINDOWS = ("previous", "first_seen")
 
 
 class ConditionRule(Rule):
-    shape = "condition"
-
     def __init__(self, spec: RuleSpec, records: list, routed_fields: tuple[str, ...]) -> None:
         super().__init__(spec, records)
         self.matcher = compile_matcher(spec.match, skip=routed_fields)
-        self.when = spec.when
         self.test = spec.when.test
         self.clear = spec.clear
         self.windowed = bool(spec.windows)

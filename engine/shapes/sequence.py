@@ -23,8 +23,6 @@ __all__ = ["SequenceRule"]
 
 
 class SequenceRule(Rule):
-    shape = "sequence"
-
     def __init__(self, spec: RuleSpec, records: list) -> None:
         super().__init__(spec, records)
         self.within = spec.within_ms
