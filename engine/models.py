@@ -63,14 +63,13 @@ class Model:
                                  for w in spec.windows]
         self.states: dict[str, ModelKey] = {}
         self.plain_value = [f.source for f in spec.features] == ["value"]
-        self.array = self._array_detector(spec)
+        self.array = self._array_detector() if self.plain_value and spec.detector == "zscore" \
+            else None
 
-    @staticmethod
-    def _array_detector(spec: ModelSpec) -> Any:
-        if spec.detector != "zscore" or [f.source for f in spec.features] != ["value"]:
-            return None   # (the same test as plain_value, before the instance has it)
+    def _array_detector(self) -> Any:
         from engine.anomaly.batch import ZScoreArray  # numpy and scipy: only when used
 
+        spec = self.spec
         params = dict(spec.params)
         params["warmup"] = max(params.get("warmup", 30), spec.warmup)
         return ZScoreArray(**params)
