@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import pickle
 from bisect import bisect_left, insort
+from collections import Counter
 from collections.abc import Iterable
 from heapq import heappop, heappush
 from typing import NamedTuple
@@ -69,11 +70,13 @@ class Evaluator:
         self.watermark = _NO_WATERMARK
         self.events_in = 0
         self.events_late = 0
+        self.evaluations: Counter[str] = Counter()   # events routed to each rule, for metrics
         self._records: list[tuple[int, int, dict]] = []
         self._pending: list[Item] = []      # in (time, id) order, as most events arrive
         self._stragglers: list[Item] = []   # a heap of those that arrived out of order
         self._arrivals = 0
         self._wanted: list[tuple[Rule | Model, dict[str, set | str | None]]] = []
+        self._switch: tuple[int, Pack] | None = None
         self.load(pack)
 
     # -- rules -----------------------------------------------------------------------------------
@@ -100,6 +103,12 @@ class Evaluator:
         self._wanted = [(target, {kind: _wanted_values(target.spec, kind, field)
                                   for kind, field in ROUTING_FIELDS.items()})
                         for target in [*self.models.values(), *self.rules.values()]]
+
+    def schedule(self, pack: Pack, at_ms: int) -> None:
+        """Switch to `pack` at event time `at_ms`: events before it are evaluated by the current
+        rules, events from it on by the new ones, however the stream is batched or partitioned.
+        A time the watermark has already passed switches at the next release."""
+        self._switch = (at_ms, pack)
 
     # -- events ----------------------------------------------------------------------------------
     def process(self, events: Iterable[tuple[int, Event]]) -> Output:
@@ -142,6 +151,21 @@ class Evaluator:
 
     def _release(self, watermark: int) -> list[dict]:
         """Evaluate the buffered events before the watermark, then the timers before it."""
+        if self._switch is not None and self._switch[0] < watermark:
+            at, pack = self._switch
+            self._switch = None
+            self._evaluate_until(at)
+            self.load(pack)
+        self._evaluate_until(watermark)
+        records = self._records
+        if not records:
+            return []
+        records.sort(key=_record_order)   # stable: a rule's records keep their own order
+        ordered = [record for _, _, record in records]
+        records.clear()
+        return ordered
+
+    def _evaluate_until(self, watermark: int) -> None:
         pending, stragglers = self._pending, self._stragglers
         cut = bisect_left(pending, (watermark,))
         released = pending[:cut]
@@ -150,18 +174,13 @@ class Evaluator:
             insort(released, heappop(stragglers))
         if released:
             self.events_in += len(released)
+            evaluations = self.evaluations
             for target, items in self._dispatch(released):
                 target.process(items)
+                evaluations[target.spec.id] += len(items)
         for rule in self.rules.values():
             if rule.timers and rule.timers[0][0] < watermark:
                 rule.fire_timers(watermark - 1)
-        records = self._records
-        if not records:
-            return []
-        records.sort(key=_record_order)   # stable: a rule's records keep their own order
-        ordered = [record for _, _, record in records]
-        records.clear()
-        return ordered
 
     def _dispatch(self, released: list[Item]) -> list[tuple[Rule | Model, list[Item]]]:
         """Split a time-ordered batch into each rule's events: one dict lookup per event."""

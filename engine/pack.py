@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.rulefile import ModelSpec, RuleSpec, load_paths, load_text
+from engine.rulefile import ModelSpec, RuleSpec, load_paths, load_texts
 
 __all__ = ["Pack"]
 
@@ -22,7 +22,12 @@ class Pack:
 
     @classmethod
     def from_text(cls, text: str, filename: str = "<rules>") -> Pack:
-        specs, models = load_text(text, filename)
+        return cls.from_texts({filename: text})
+
+    @classmethod
+    def from_texts(cls, texts: dict[str, str]) -> Pack:
+        """The pack of rule files given as {file name: text} (a pack pushed to the workers)."""
+        specs, models = load_texts(texts)
         return cls(tuple(specs), tuple(models))
 
     def __len__(self) -> int:

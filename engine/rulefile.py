@@ -162,20 +162,28 @@ def _is_rule_file(path: Path) -> bool:
 
 def load_paths(paths: list[str | Path]) -> tuple[list[RuleSpec], list[ModelSpec]]:
     """Load and validate every rule file under paths; one `RuleFileError` lists all problems."""
-    specs: list[RuleSpec] = []
-    models: list[ModelSpec] = []
-    errors: list[RuleError] = []
     files = rule_files(paths)
     if not files:
         raise RuleFileError([RuleError(str(paths[0]) if paths else ".", 1, "no rule files found")])
+    texts: dict[str, str] = {}
+    errors: list[RuleError] = []
     for path in files:
         try:
-            text = path.read_text(encoding="utf-8")
+            texts[str(path)] = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as error:
             errors.append(RuleError(str(path), 1, f"cannot read: {error}"))
-            continue
+    return load_texts(texts, errors)
+
+
+def load_texts(texts: dict[str, str], errors: list[RuleError] | None = None,
+               ) -> tuple[list[RuleSpec], list[ModelSpec]]:
+    """Validate the rule files given as {file name: text} together, as one pack."""
+    specs: list[RuleSpec] = []
+    models: list[ModelSpec] = []
+    errors = list(errors or [])
+    for filename, text in texts.items():
         try:
-            file_specs, file_models = _load_document(text, str(path))
+            file_specs, file_models = _load_document(text, filename)
         except RuleFileError as error:
             errors.extend(error.errors)
             continue
@@ -189,11 +197,7 @@ def load_paths(paths: list[str | Path]) -> tuple[list[RuleSpec], list[ModelSpec]
 
 def load_text(text: str, filename: str) -> tuple[list[RuleSpec], list[ModelSpec]]:
     """Validate the rules and models of one file's text; `RuleFileError` with every problem."""
-    specs, models = _load_document(text, filename)
-    errors = _duplicate_ids(specs) + _duplicate_ids(models) + _unknown_models(specs, models)
-    if errors:
-        raise RuleFileError(errors)
-    return specs, models
+    return load_texts({filename: text})
 
 
 def _load_document(text: str, filename: str) -> tuple[list[RuleSpec], list[ModelSpec]]:

@@ -18,7 +18,7 @@ from engine.anomaly import DETECTORS, make_detector
 from engine.backtest import score
 from engine.durations import parse_duration
 from engine.evaluator import Evaluator
-from engine.events import EventError, parse_timestamp
+from engine.events import EventError, format_timestamp, parse_timestamp
 from engine.pack import Pack
 from engine.rulefile import RuleFileError, rule_files
 from engine.ruletest import run_file
@@ -56,6 +56,14 @@ def _parser() -> argparse.ArgumentParser:
     test = rule_commands.add_parser("test", help="run rule unit tests (*.test.yaml)")
     test.add_argument("files", nargs="+", metavar="FILE", help="test files or directories")
     test.set_defaults(run=_rules_test)
+    push = rule_commands.add_parser("push", help="validate a pack and publish it to the workers")
+    push.add_argument("paths", nargs="+", metavar="PATH", help="rule files or directories")
+    push.add_argument("--broker", metavar="kafka://HOST:PORT", default=os.environ.get(
+        "EWE_BROKER"), help="the cluster the workers read (default: $EWE_BROKER)")
+    push.add_argument("--topic-prefix", default=os.environ.get("EWE_TOPIC_PREFIX", "ewe."))
+    push.add_argument("--at", type=_timestamp, metavar="TIME",
+                      help="event time from which the pack applies (default: now + 5s)")
+    push.set_defaults(run=_rules_push)
 
     replay = commands.add_parser("replay", help="evaluate a JSON-lines file of events")
     replay.add_argument("events", metavar="EVENTS.jsonl", help="events, one JSON object a line "
@@ -80,6 +88,33 @@ def _parser() -> argparse.ArgumentParser:
     detect.add_argument("--out", required=True, metavar="OUT.csv",
                         help="timestamp,value,anomaly_score; each score given before learning")
     detect.set_defaults(run=_detect)
+
+    for name, summary in (("run", "start everything: the embedded broker (unless --broker), a "
+                                  "worker, the HTTP ingest and /metrics"),
+                          ("worker", "run one worker against an existing Kafka cluster")):
+        serve = commands.add_parser(name, help=summary, description=summary + ". Settings "
+                                    "come from defaults, then --config (or $EWE_CONFIG), then "
+                                    "EWE_* variables, then these flags; see docs/operations.md.")
+        serve.add_argument("--config", metavar="FILE", help="YAML settings file")
+        serve.add_argument("--broker", required=name == "worker" and not os.environ.get(
+            "EWE_BROKER"), metavar="kafka://HOST:PORT",
+            help="an existing Kafka cluster" + (" (default: start the embedded broker)"
+                                                 if name == "run" else ""))
+        serve.add_argument("--rules", nargs="+", metavar="PATH",
+                           help="rule files or directories (default: the shipped rules/)")
+        serve.add_argument("--http", metavar="HOST:PORT", help="base URL's address "
+                           "(default 127.0.0.1:8080)")
+        serve.add_argument("--data-dir", metavar="DIR", help="checkpoints (default ./ewe-data)")
+        serve.add_argument("--lateness", metavar="DURATION",
+                           help="how far out of order events may arrive (default 2s)")
+        serve.add_argument("--partitions", type=int, help="partitions of the input topics")
+        serve.add_argument("--mqtt", metavar="mqtt://HOST:PORT", help="bridge an MQTT broker")
+        serve.add_argument("--mqtt-topic", dest="mqtt_topics", action="append",
+                           metavar="PATTERN", help="MQTT topic pattern (default ewe/events/#)")
+        if name == "run":
+            serve.add_argument("--demo", action="store_true", default=None,
+                               help="also feed a simulated city, live")
+        serve.set_defaults(run=_serve)
 
     sim = commands.add_parser("simulate", help="generate a deterministic city's events and truth")
     sim.add_argument("--seed", type=int, default=1)
@@ -291,4 +326,45 @@ def _simulate(args: argparse.Namespace) -> int:
     print(f"{count} events from {len(run.city.devices)} devices; {len(run.truth)} incidents"
           + (": " + ", ".join(f"{kind} {n}" for kind, n in sorted(kinds.items())) if kinds
              else ""), file=sys.stderr)
+    return 0
+
+
+# -- service -------------------------------------------------------------------------------------
+def _serve(args: argparse.Namespace) -> int:
+    from streams.runtime import serve
+    from streams.settings import Settings, SettingsError
+    flags = {name: getattr(args, name, None) for name in (
+        "broker", "rules", "http", "data_dir", "lateness", "partitions", "mqtt", "mqtt_topics",
+        "demo")}
+    try:
+        settings = Settings.resolve(config_file=args.config, flags=flags)
+        pack = Pack.load(settings.rules or [str(SHIPPED_RULES)])
+    except SettingsError as error:
+        print(f"ewe: {error}", file=sys.stderr)
+        return 2
+    except RuleFileError as error:
+        _print_errors(error)
+        return 1
+    return serve(settings, pack)
+
+
+def _rules_push(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from streams.control import push_pack
+    if not args.broker:
+        print("ewe rules push: --broker (or $EWE_BROKER) is required", file=sys.stderr)
+        return 2
+    files = rule_files(args.paths)
+    try:
+        texts = {path.name: path.read_text(encoding="utf-8") for path in files}
+        pack = Pack.from_texts(texts) if texts else Pack.load(args.paths)
+    except RuleFileError as error:
+        _print_errors(error)
+        print("refused: nothing was pushed", file=sys.stderr)
+        return 1
+    at = args.at if args.at is not None else time.time_ns() // 1_000_000 + 5_000
+    version = asyncio.run(push_pack(args.broker, args.topic_prefix + "rules", texts, at))
+    print(f"pushed {len(pack)} rules as {version}, applying from event time "
+          f"{format_timestamp(at)}")
     return 0

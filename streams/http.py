@@ -1,0 +1,72 @@
+"""The HTTP face of a worker: `POST /v1/events`, `GET /metrics`, `GET /healthz`.
+
+Served by uvicorn inside the worker's event loop, so one process answers under one base URL.
+"""
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from streams.ingest import Ingest
+from streams.metrics import CONTENT_TYPE_LATEST, PipelineMetrics
+
+__all__ = ["http_app", "HttpServer", "MAX_BODY_BYTES"]
+
+MAX_BODY_BYTES = 16 * 1024 * 1024
+
+
+def http_app(ingest: Ingest, metrics: PipelineMetrics, health: Callable[[], dict]) -> Starlette:
+    async def post_events(request: Request) -> Response:
+        if int(request.headers.get("content-length") or 0) > MAX_BODY_BYTES:
+            return JSONResponse({"error": f"body larger than {MAX_BODY_BYTES} bytes"}, 413)
+        body = await request.body()
+        if len(body) > MAX_BODY_BYTES:
+            return JSONResponse({"error": f"body larger than {MAX_BODY_BYTES} bytes"}, 413)
+        receipt = await ingest.submit(body, "http", wait=request.query_params.get("wait") == "1")
+        if not receipt.accepted and receipt.rejected:
+            return JSONResponse(receipt.as_dict(), 400)
+        return JSONResponse(receipt.as_dict(), 202)
+
+    async def get_metrics(_: Request) -> Response:
+        return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
+
+    async def get_health(_: Request) -> Response:
+        status = health()
+        return JSONResponse(status, 200 if status["status"] == "ok" else 503)
+
+    return Starlette(routes=[
+        Route("/v1/events", post_events, methods=["POST"]),
+        Route("/metrics", get_metrics, methods=["GET"]),
+        Route("/healthz", get_health, methods=["GET"]),
+    ])
+
+
+class HttpServer:
+    """uvicorn without its own signal handling: the worker owns the process's signals."""
+
+    def __init__(self, app: Starlette, host: str, port: int) -> None:
+        self.config = uvicorn.Config(app, host=host, port=port, log_level="warning",
+                                     lifespan="off", access_log=False)
+        self.server = uvicorn.Server(self.config)
+        self._main: asyncio.Task | None = None
+
+    async def start(self) -> None:
+        self.config.load()
+        self.server.lifespan = self.config.lifespan_class(self.config)
+        await self.server.startup()
+        if not self.server.started:
+            raise OSError(f"cannot listen on {self.config.host}:{self.config.port}")
+        self._main = asyncio.ensure_future(self.server.main_loop())
+
+    async def stop(self) -> None:
+        self.server.should_exit = True
+        if self._main is not None:
+            await self._main
+        if self.server.started:
+            await self.server.shutdown()

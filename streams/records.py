@@ -1,0 +1,86 @@
+"""Kafka record values: a record carries a batch of events, and what cannot be read goes to the
+dead-letter topic with its reason and its original bytes.
+
+A record whose value is a JSON array is a batch; a single JSON object is a batch of one, so any
+Kafka client can produce. ewe's own producers put the events of one area key and a short time
+slice in one record, because the streaming runtime pays per record, not per event.
+
+>>> batch = split(b'[{"kind":"reading"},{"kind":"report"}]')
+>>> [bytes(raw) for raw in batch]
+[b'{"kind":"reading"}', b'{"kind":"report"}']
+>>> split(b'{"kind":"reading"}')
+[b'{"kind":"reading"}']
+>>> split(b'[1, 2')
+Traceback (most recent call last):
+...
+streams.records.RecordError: record: not a JSON object or array (input data was truncated)
+"""
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterable
+from typing import Any
+
+import msgspec
+import orjson
+
+from engine.events import Event
+
+__all__ = ["RecordError", "split", "join", "area_key", "dead_letter", "AREA_LEVELS"]
+
+# Devices do not move: keyed by grid, a device's, building's and grid's state share a partition.
+AREA_LEVELS = ("grid", "community", "street", "district")
+
+_as_batch = msgspec.json.Decoder(list[msgspec.Raw])
+
+
+class RecordError(ValueError):
+    """The record as a whole is unreadable; its reason names what is wrong."""
+
+
+def split(value: bytes | None) -> list[bytes | msgspec.Raw]:
+    """The raw JSON of each event in a record value, undecoded."""
+    if not value:
+        raise RecordError("record: empty value")
+    start = value.lstrip()[:1]
+    if start == b"{":
+        return [value]
+    if start == b"[":
+        try:
+            return _as_batch.decode(value)
+        except msgspec.DecodeError as error:
+            raise RecordError(f"record: not a JSON object or array ({_plain(error)})") from None
+    raise RecordError("record: not a JSON object or array")
+
+
+def join(events: Iterable[bytes]) -> bytes:
+    """One record value from already encoded events."""
+    return b"[" + b",".join(events) + b"]"
+
+
+def area_key(event: Event) -> str:
+    """The partition key of an event: its grid, or the nearest wider area it names; events
+    with no location go by device (or report id), so each device still stays on one partition."""
+    location = event.location
+    if location is not None:
+        for level in AREA_LEVELS:
+            area = getattr(location, level)
+            if area:
+                return area
+    return event.device_id or event.id
+
+
+def dead_letter(original: bytes, reason: str, **origin: Any) -> bytes:
+    """The dead-letter record: why, where from, and the original bytes (as text when they are
+    UTF-8, else base64)."""
+    record: dict[str, Any] = {"reason": reason, **origin}
+    try:
+        record["original"] = bytes(original).decode()
+    except UnicodeDecodeError:
+        record["original_base64"] = base64.b64encode(bytes(original)).decode()
+    return orjson.dumps(record)
+
+
+def _plain(error: Exception) -> str:
+    text = str(error)
+    return text[:1].lower() + text[1:] if text else type(error).__name__

@@ -1,0 +1,133 @@
+"""`ewe run` and `ewe worker`: the embedded broker (or a given one), the topics, one Faust worker
+with its partition runners, the ingest (HTTP, MQTT, the demo city) and the HTTP server.
+
+Faust's `Worker` owns the event loop and the process's signals: SIGTERM or Ctrl-C stops the
+services, writes a last checkpoint of every partition, and then the broker is stopped.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import faust
+import mode
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from engine.pack import Pack
+from streams.broker import EmbeddedBroker
+from streams.http import HttpServer, http_app
+from streams.ingest import Ingest
+from streams.metrics import PipelineMetrics
+from streams.settings import Settings
+from streams.worker import Worker
+
+__all__ = ["serve", "create_topics"]
+
+log = logging.getLogger("ewe")
+
+
+class _Hooked(mode.Service):
+    """A service made of a start and a stop coroutine."""
+
+    def __init__(self, name: str, start: Callable[[], Awaitable], stop: Callable[[], Awaitable],
+                 **kwargs) -> None:
+        self._name, self._start, self._stop = name, start, stop
+        super().__init__(**kwargs)
+
+    @property
+    def label(self) -> str:
+        return self._name
+
+    async def on_start(self) -> None:
+        await self._start()
+
+    async def on_stop(self) -> None:
+        await self._stop()
+
+
+async def create_topics(bootstrap: str, settings: Settings) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        wanted = [NewTopic(settings.topic(name), partitions, 1, topic_configs=config)
+                  for name, partitions, config in (
+                      ("readings", settings.partitions, {}),
+                      ("reports", settings.partitions, {}),
+                      ("alerts", settings.partitions, {}),
+                      ("alert-events", settings.partitions, {}),
+                      ("dead-letter", 1, {}),
+                      ("rules", 1, {"cleanup.policy": "compact"}))
+                  if settings.topic(name) not in existing]
+        if wanted:
+            try:
+                await admin.create_topics(wanted)
+            except TopicAlreadyExistsError:
+                pass   # another worker was quicker
+    finally:
+        await admin.close()
+
+
+def _check_port_free(host: str, port: int) -> None:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise SystemExit(f"ewe: cannot listen on {host}:{port}: {error.strerror}; "
+                             "choose another with --http HOST:PORT") from None
+
+
+def serve(settings: Settings, pack: Pack, *, out=sys.stderr) -> int:
+    """Run until SIGTERM/SIGINT. Without `settings.broker`, start the embedded broker first."""
+    _check_port_free(settings.http_host, settings.http_port)
+    Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+    broker = None
+    if settings.broker:
+        bootstrap = settings.broker.removeprefix("kafka://")
+        cluster_id = bootstrap
+    else:
+        broker = EmbeddedBroker().start()
+        bootstrap, cluster_id = broker.bootstrap, broker.cluster_id
+    try:
+        asyncio.run(create_topics(bootstrap, settings))
+        metrics = PipelineMetrics()
+        worker = Worker(settings, pack, bootstrap=bootstrap, cluster_id=cluster_id,
+                        metrics=metrics, embedded=broker is not None)
+        ingest = Ingest(settings, bootstrap, metrics)
+        http = HttpServer(http_app(ingest, metrics, worker.health), settings.http_host,
+                          settings.http_port)
+        services: list[mode.Service] = [
+            *worker.services(),
+            _Hooked("ingest", ingest.start, ingest.stop),
+            _Hooked("http", http.start, http.stop),
+        ]
+        if settings.mqtt:
+            from streams.mqtt import MqttBridge
+            services.append(MqttBridge(settings, ingest))
+        if settings.demo:
+            from streams.demo import DemoCity
+            services.append(DemoCity(settings, ingest))
+        base = f"http://{settings.http}"
+        print(f"ewe: broker {'embedded ' if broker else ''}kafka://{bootstrap}\n"
+              f"ewe: ingest POST {base}/v1/events\n"
+              f"ewe: metrics {base}/metrics, health {base}/healthz\n"
+              f"ewe: {len(pack)} rules; data in {Path(settings.data_dir).resolve()}"
+              + (f"\newe: MQTT {settings.mqtt} topics {', '.join(settings.mqtt_topics)}"
+                 if settings.mqtt else ""), file=out, flush=True)
+        faust_worker = faust.Worker(worker.app, *services, loglevel="WARNING",
+                                    redirect_stdouts=False, quiet=True,
+                                    override_logging=False)
+        try:
+            faust_worker.execute_from_commandline()
+        except SystemExit as stop:
+            return int(stop.code or 0)
+        return 0
+    finally:
+        if broker is not None:
+            broker.stop()

@@ -1,0 +1,147 @@
+"""Settings of `ewe run` and `ewe worker`: defaults, then a YAML config file, then `EWE_*`
+environment variables, then command-line flags; each later source overrides the earlier.
+
+>>> settings = Settings.resolve(environ={"EWE_LATENESS": "5s", "EWE_PARTITIONS": "8"})
+>>> settings.lateness_ms, settings.partitions
+(5000, 8)
+>>> Settings.resolve(environ={"EWE_PARTITIONS": "many"})
+Traceback (most recent call last):
+...
+streams.settings.SettingsError: EWE_PARTITIONS: expected an integer, got 'many'
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from engine.durations import parse_duration
+
+__all__ = ["Settings", "SettingsError"]
+
+
+class SettingsError(ValueError):
+    pass
+
+
+@dataclass
+class Settings:
+    # Where Kafka is: None starts the embedded broker.
+    broker: str | None = None
+    # The one base URL: ingest, /metrics, /healthz (and later the center's API).
+    http: str = "127.0.0.1:8080"
+    data_dir: str = "ewe-data"
+    rules: list[str] = field(default_factory=list)      # empty: the shipped rules/
+    topic_prefix: str = "ewe."
+    partitions: int = 4
+    group: str = "ewe-worker"
+    lateness: str = "2s"
+    idle_after: str = "1s"
+    max_future: str = "1h"
+    checkpoint_every: str = "5s"
+    batch_window: str = "20ms"
+    mqtt: str | None = None                              # e.g. mqtt://127.0.0.1:1883
+    mqtt_topics: list[str] = field(default_factory=lambda: ["ewe/events/#"])
+    demo: bool = False
+    demo_devices: int = 500
+
+    @classmethod
+    def resolve(cls, *, config_file: str | None = None, environ: Mapping[str, str] | None = None,
+                flags: Mapping[str, Any] | None = None) -> Settings:
+        settings = cls()
+        environ = os.environ if environ is None else environ
+        config_file = config_file or environ.get("EWE_CONFIG")
+        if config_file:
+            settings._apply_file(Path(config_file))
+        for spec in fields(cls):
+            name = f"EWE_{spec.name.upper()}"
+            if name in environ:
+                settings._set(spec, environ[name], name)
+        for name, value in (flags or {}).items():
+            if value is not None:
+                setattr(settings, name, value)
+        settings._validate()
+        return settings
+
+    def _apply_file(self, path: Path) -> None:
+        try:
+            document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as error:
+            raise SettingsError(f"{path}: {error}") from None
+        if not isinstance(document, dict):
+            raise SettingsError(f"{path}: expected a mapping of settings")
+        known = {spec.name.replace("_", "-"): spec for spec in fields(self)}
+        for key, value in document.items():
+            spec = known.get(str(key).replace("_", "-"))
+            if spec is None:
+                raise SettingsError(f"{path}: unknown setting {key!r} "
+                                    f"(known: {', '.join(sorted(known))})")
+            self._set(spec, value, f"{path}: {key}")
+
+    def _set(self, spec: dataclasses.Field, value: Any, where: str) -> None:
+        kind = spec.type
+        if isinstance(value, str) and kind in ("int", "bool", "list[str]"):
+            value = _from_text(kind, value, where)
+        if kind == "int" and (not isinstance(value, int) or isinstance(value, bool)):
+            raise SettingsError(f"{where}: expected an integer, got {value!r}")
+        if kind == "bool" and not isinstance(value, bool):
+            raise SettingsError(f"{where}: expected true or false, got {value!r}")
+        if kind == "list[str]":
+            value = [value] if isinstance(value, str) else value
+            if not isinstance(value, list):
+                raise SettingsError(f"{where}: expected a list, got {value!r}")
+            value = [str(item) for item in value]
+        if kind in ("str", "str | None") and value is not None:
+            value = str(value)
+        setattr(self, spec.name, value)
+
+    def _validate(self) -> None:
+        for name in ("lateness", "idle_after", "max_future", "checkpoint_every", "batch_window"):
+            try:
+                parse_duration(getattr(self, name))
+            except ValueError as error:
+                raise SettingsError(f"{name}: {error}") from None
+        if self.partitions < 1:
+            raise SettingsError("partitions: must be at least 1")
+        host, _, port = self.http.rpartition(":")
+        if not host or not port.isdigit():
+            raise SettingsError(f"http: expected HOST:PORT, got {self.http!r}")
+
+    def ms(self, name: str) -> int:
+        return parse_duration(getattr(self, name))
+
+    @property
+    def lateness_ms(self) -> int:
+        return self.ms("lateness")
+
+    @property
+    def http_host(self) -> str:
+        return self.http.rpartition(":")[0]
+
+    @property
+    def http_port(self) -> int:
+        return int(self.http.rpartition(":")[2])
+
+    def topic(self, name: str) -> str:
+        return f"{self.topic_prefix}{name}"
+
+
+def _from_text(kind: str, value: str, where: str) -> Any:
+    if kind == "int":
+        try:
+            return int(value)
+        except ValueError:
+            raise SettingsError(f"{where}: expected an integer, got {value!r}") from None
+    if kind == "bool":
+        lowered = value.strip().lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off", ""):
+            return False
+        raise SettingsError(f"{where}: expected true or false, got {value!r}")
+    return [item for item in value.split(",") if item]

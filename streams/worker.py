@@ -1,0 +1,291 @@
+"""The Faust worker: input records to the partition runners, alert records and dead letters out,
+checkpoints to the data directory, rule packs from the rules topic.
+
+Faust moves records; every record is a batch of events (see `streams.records`), so Faust's cost
+per message is paid per batch. State is not kept in Faust tables (a table write per event costs
+far more than the evaluation): each partition's evaluator is checkpointed whole, with the input
+offsets it reflects, every `checkpoint_every` and when the partition is revoked. When a partition
+is assigned, the worker restores its checkpoint and seeks the input to the checkpoint's offsets,
+so after a crash the records since the last checkpoint are evaluated again and their alerts sent
+again with the same ids: nothing is lost, and de-duplication by id removes the repeats.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+
+import faust
+import mode
+import orjson
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
+from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP
+
+from engine.pack import Pack
+from engine.rulefile import RuleFileError
+from streams.checkpoint import CheckpointStore
+from streams.metrics import PipelineMetrics
+from streams.partition import Outcome, PartitionRunner
+from streams.settings import Settings
+
+__all__ = ["Worker", "wall_ms", "FETCH_WAIT_MS"]
+
+log = logging.getLogger("ewe.worker")
+
+# Faust hard-codes a 1.5 s fetch wait, which would be the floor of every alert's latency.
+FETCH_WAIT_MS = 10
+
+
+def wall_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+    def _create_worker_consumer(self, transport):
+        consumer = super()._create_worker_consumer(transport)
+        consumer._fetch_max_wait_ms = FETCH_WAIT_MS
+        # Faust's own assignor keeps readings and reports co-partitioned: partition n of both
+        # topics goes to the same worker, whose runner n evaluates both kinds of its areas.
+        consumer._partition_assignment_strategy = [self.app.assignor]
+        return consumer
+
+
+class _Consumer(faust_aiokafka.Consumer):
+    def _new_consumer_thread(self):
+        return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+
+class _Transport(faust_aiokafka.Transport):
+    Consumer = _Consumer
+
+
+class _App(faust.App):
+    def _new_transport(self):
+        return _Transport(self.conf.broker_consumer, self)
+
+
+class Worker:
+    """One worker process's engine room. `services()` are started with the Faust app."""
+
+    def __init__(self, settings: Settings, pack: Pack, *, bootstrap: str, cluster_id: str,
+                 metrics: PipelineMetrics, embedded: bool,
+                 clock: Callable[[], int] = wall_ms) -> None:
+        self.settings, self.pack, self.bootstrap = settings, pack, bootstrap
+        self.cluster_id, self.metrics, self.clock = cluster_id, metrics, clock
+        self.store = CheckpointStore(f"{settings.data_dir}/checkpoints")
+        self.runners: dict[int, PartitionRunner] = {}
+        self.locks: dict[int, asyncio.Lock] = {}
+        self.assigned: set[int] = set()
+        self.switch: tuple[int, Pack, str] | None = None   # the latest pushed pack
+        # Short group timeouts: the embedded broker holds a first join for about half the
+        # rebalance timeout, and a worker should be consuming within seconds.
+        timeouts = dict(broker_rebalance_timeout=4.0, broker_session_timeout=10.0,
+                        broker_heartbeat_interval=1.0) if embedded else {}
+        self.app = _App(settings.group, broker=f"kafka://{bootstrap}", web_enabled=False,
+                        autodiscover=False, topic_partitions=settings.partitions,
+                        consumer_auto_offset_reset="earliest", stream_wait_empty=False,
+                        broker_commit_every=10_000, producer_linger_ms=2,
+                        producer_max_request_size=16 * 1024 * 1024, **timeouts)
+        self.app.monitor = PrometheusMonitor(metrics=FaustMetrics.create(metrics.registry,
+                                                                         "faust"))
+        metrics.rules_active.set(len(pack))
+        self._wire()
+
+    # -- wiring ----------------------------------------------------------------------------------
+    def _wire(self) -> None:
+        app, settings = self.app, self.settings
+        raw = dict(key_type=bytes, value_type=bytes, key_serializer="raw",
+                   value_serializer="raw")
+        self.input_topics = (settings.topic("readings"), settings.topic("reports"))
+        inputs = app.topic(*self.input_topics, **raw)
+        self.alerts = app.topic(settings.topic("alerts"), **raw)
+        self.dead_letters = app.topic(settings.topic("dead-letter"), **raw)
+
+        @app.agent(inputs, name="ewe.evaluate")
+        async def evaluate(stream):
+            async for event in stream.events():
+                await self.handle(event.message)
+
+        app.on_partitions_assigned.connect(self._on_assigned)
+        app.on_partitions_revoked.connect(self._on_revoked)
+        app.on_before_shutdown.connect(self._on_shutdown)
+        app.timer(1.0)(self._tick)
+        app.timer(self.settings.ms("checkpoint_every") / 1000)(self.checkpoint_all)
+
+    def services(self) -> list[mode.Service]:
+        return [_RulesWatcher(self)]
+
+    # -- records ---------------------------------------------------------------------------------
+    async def handle(self, message) -> None:
+        partition = message.partition
+        runner = self.runners.get(partition) or self._open(partition)
+        async with self.locks[partition]:
+            outcome = runner.handle(message.topic, message.offset, message.value)
+            await self._emit(outcome.alerts, outcome.dead)
+        self._count(message, outcome)
+
+    async def _emit(self, alerts: list[dict], dead: list) -> None:
+        if alerts:
+            for alert in alerts:
+                await self.alerts.send(key=alert["id"].encode(), value=orjson.dumps(alert))
+            self.metrics.count_alerts(alerts, self.clock())
+        for letter in dead:
+            await self.dead_letters.send(value=letter.value)
+            self.metrics.dead_letters.labels(letter.reason).inc()
+            if letter.reason == "late":
+                self.metrics.late.inc()
+
+    def _count(self, message, outcome: Outcome) -> None:
+        metrics = self.metrics
+        metrics.records.labels(message.topic).inc()
+        source = _header(message.headers, "ewe-source") or "kafka"
+        for kind, count in outcome.kinds.items():
+            if count:
+                metrics.events.labels(kind, source).inc(count)
+
+    # -- partitions ------------------------------------------------------------------------------
+    def _open(self, partition: int) -> PartitionRunner:
+        """The runner of a partition, from its checkpoint when there is one."""
+        runner = PartitionRunner(partition, self.pack, lateness_ms=self.settings.lateness_ms,
+                                 max_future_ms=self.settings.ms("max_future"), clock=self.clock)
+        checkpoint = self.store.load(partition)
+        if checkpoint is not None:
+            runner.restore(checkpoint, self.cluster_id)
+        if self.switch is not None:
+            at, pack, _ = self.switch
+            runner.evaluator.schedule(pack, at)
+        self.runners[partition] = runner
+        self.locks[partition] = asyncio.Lock()
+        return runner
+
+    async def _on_assigned(self, sender, assigned, **kwargs) -> None:
+        partitions = {tp.partition for tp in assigned if tp.topic in self.input_topics}
+        self.assigned = partitions
+        for partition in partitions:
+            runner = self.runners.get(partition) or self._open(partition)
+            for topic in self.input_topics:
+                await self.app.consumer.seek(TP(topic, partition), runner.offsets.get(topic, 0))
+        log.info("assigned partitions %s", sorted(partitions))
+
+    async def _on_revoked(self, sender, revoked, **kwargs) -> None:
+        for partition in {tp.partition for tp in revoked if tp.topic in self.input_topics}:
+            if partition in self.runners:
+                await self.checkpoint(partition)
+                del self.runners[partition]
+
+    async def _on_shutdown(self, sender, **kwargs) -> None:
+        await self.checkpoint_all()
+
+    async def checkpoint(self, partition: int) -> None:
+        async with self.locks[partition]:
+            checkpoint = self.runners[partition].checkpoint(self.cluster_id)
+        # Every alert of the state being saved must be on the broker before the state is.
+        await self.app.producer.flush()
+        size = await asyncio.to_thread(self.store.save, checkpoint)
+        self.metrics.checkpoints.inc()
+        self.metrics.checkpoint_bytes.labels(str(partition)).set(size)
+
+    async def checkpoint_all(self) -> None:
+        for partition in list(self.runners):
+            await self.checkpoint(partition)
+
+    async def _tick(self) -> None:
+        idle_after = self.settings.ms("idle_after")
+        now = self.clock()
+        metrics = self.metrics
+        for partition, runner in list(self.runners.items()):
+            async with self.locks[partition]:
+                alerts = runner.tick(idle_after)
+                await self._emit(alerts, [])
+            label = str(partition)
+            evaluator = runner.evaluator
+            if evaluator.max_time > 0:
+                metrics.watermark_delay.labels(label).set((now - evaluator.watermark) / 1000)
+            stats = evaluator.stats()
+            metrics.active_keys.labels(label).set(stats["keys"])
+            metrics.pending.labels(label).set(stats["pending"])
+            for rule, count in evaluator.evaluations.items():
+                metrics.evaluations.labels(rule).inc(count)
+            evaluator.evaluations.clear()
+            lag = 0
+            for topic in self.input_topics:
+                highwater = self.app.consumer.highwater(TP(topic, partition))
+                if highwater is not None:
+                    lag += max(0, highwater - runner.offsets.get(topic, 0))
+            metrics.lag.labels(label).set(lag)
+
+    # -- rules -----------------------------------------------------------------------------------
+    def apply_pack(self, pack: Pack, at: int, version: str) -> None:
+        """Every runner switches to `pack` at event time `at`: the same point of every
+        partition's stream, on every worker."""
+        self.switch = (at, pack, version)
+        self.pack = pack
+        for runner in self.runners.values():
+            runner.evaluator.schedule(pack, at)
+        self.metrics.rules_active.set(len(pack))
+        log.info("rule pack %s (%d rules) applies from event time %d", version, len(pack), at)
+
+    def health(self) -> dict:
+        consuming = bool(self.assigned) and self.app.consumer is not None
+        return {"status": "ok" if consuming else "starting",
+                "partitions": sorted(self.assigned), "rules": len(self.pack),
+                "rules_version": self.switch[2] if self.switch else "local"}
+
+
+def _header(headers, name: str) -> str | None:
+    if not headers:
+        return None
+    items = headers.items() if isinstance(headers, dict) else headers
+    for key, value in items:
+        if key == name:
+            return value.decode() if isinstance(value, bytes) else value
+    return None
+
+
+class _RulesWatcher(mode.Service):
+    """Reads the whole rules topic (every worker reads every pack, outside the consumer group)
+    and applies each valid pack; an invalid one is logged, counted and ignored."""
+
+    def __init__(self, worker: Worker, **kwargs) -> None:
+        self.worker = worker
+        super().__init__(**kwargs)
+
+    async def on_start(self) -> None:
+        topic = self.worker.settings.topic("rules")
+        self.consumer = AIOKafkaConsumer(bootstrap_servers=self.worker.bootstrap,
+                                         enable_auto_commit=False, fetch_max_wait_ms=100)
+        await self.consumer.start()
+        partition = TopicPartition(topic, 0)
+        self.consumer.assign([partition])
+        await self.consumer.seek_to_beginning(partition)
+
+    async def on_stop(self) -> None:
+        await self.consumer.stop()
+
+    @mode.Service.task
+    async def _watch(self) -> None:
+        while not self.should_stop:
+            batches = await self.consumer.getmany(timeout_ms=500)
+            for messages in batches.values():
+                for message in messages:
+                    self._receive(message.value)
+
+    def _receive(self, value: bytes) -> None:
+        metrics = self.worker.metrics
+        try:
+            record = orjson.loads(value)
+            pack = Pack.from_texts(record["files"])
+            at, version = int(record["at"]), str(record["version"])
+        except RuleFileError as error:
+            metrics.rule_packs.labels("refused").inc()
+            log.error("refused a pushed rule pack, the current one keeps running:\n%s", error)
+            return
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+            metrics.rule_packs.labels("refused").inc()
+            log.error("refused a malformed rules record: %r", error)
+            return
+        metrics.rule_packs.labels("applied").inc()
+        self.worker.apply_pack(pack, at, version)
