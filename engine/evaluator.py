@@ -52,6 +52,7 @@ __all__ = ["Evaluator", "Output", "DEFAULT_LATENESS_MS"]
 
 DEFAULT_LATENESS_MS = 120_000
 _NO_WATERMARK = -(2 ** 62)
+_NO_LIMIT = 2 ** 62
 
 
 class Output(NamedTuple):
@@ -68,6 +69,8 @@ class Evaluator:
         self.models: dict[str, Model] = {}
         self.max_time = _NO_WATERMARK
         self.watermark = _NO_WATERMARK
+        self._sources: dict[str, int] = {}    # input -> the largest event time it delivered
+        self._holding: set[str] = set()       # inputs with data on the way
         self.events_in = 0
         self.events_late = 0
         self.evaluations: Counter[str] = Counter()   # events routed to each rule, for metrics
@@ -111,12 +114,19 @@ class Evaluator:
         self._switch = (at_ms, pack)
 
     # -- events ----------------------------------------------------------------------------------
-    def process(self, events: Iterable[tuple[int, Event]]) -> Output:
-        """Accept a batch of (event time ms, event); evaluate what the watermark now allows."""
+    def process(self, events: Iterable[tuple[int, Event]], source: str = "") -> Output:
+        """Accept a batch of (event time ms, event) from one input; evaluate what the watermark
+        now allows."""
         late = []
         pending, stragglers = self._pending, self._stragglers
         arrivals, max_time, watermark = self._arrivals, self.max_time, self.watermark
         lateness = self.lateness_ms
+        sources = self._sources
+        source_max = sources.get(source, _NO_WATERMARK)
+        floor = min((sources[other] for other in self._holding if other != source),
+                    default=_NO_LIMIT)
+        if source_max != _NO_WATERMARK and min(source_max, floor) - lateness > watermark:
+            watermark = min(source_max, floor) - lateness   # another input stopped holding it
         last = pending[-1] if pending else None
         for t, event in events:
             if t < watermark:
@@ -129,13 +139,29 @@ class Evaluator:
                 last = item
             else:
                 heappush(stragglers, item)   # the few that arrive out of order wait apart
-            if t > max_time:
-                max_time = t
-                watermark = t - lateness
+            if t > source_max:
+                source_max = t
+                if t > max_time:
+                    max_time = t
+                mark = (t if t < floor else floor) - lateness
+                if mark > watermark:
+                    watermark = mark
+        sources[source] = source_max
         self._arrivals, self.max_time, self.watermark = arrivals, max_time, watermark
         self.events_in += len(late)
         self.events_late += len(late)
         return Output(self._release(watermark), late)
+
+    def hold(self, source: str, holding: bool) -> None:
+        """Whether an input holds the watermark back. With several inputs (a live partition
+        reads readings and reports from two topics, each at its own pace) the watermark is the
+        lowest event time among the inputs that still have data on the way, so a fast input
+        cannot make a slow one's events late; an input that is caught up holds nothing."""
+        if holding:
+            self._holding.add(source)
+            self._sources.setdefault(source, _NO_WATERMARK)
+        else:
+            self._holding.discard(source)
 
     def advance(self, watermark: int) -> Output:
         """Move the watermark forward without events (an idle partition in a live stream)."""
@@ -235,12 +261,13 @@ class Evaluator:
         models = {model_id: (model.spec.fingerprint, model.states, model.array)
                   for model_id, model in self.models.items()}
         return pickle.dumps((rules, models, self._pending, self._stragglers, self._arrivals,
-                             self.max_time, self.watermark, self.events_in, self.events_late),
+                             self.max_time, self.watermark, self._sources, self.events_in,
+                             self.events_late),
                             protocol=pickle.HIGHEST_PROTOCOL)
 
     def restore(self, snapshot: bytes) -> None:
         (rules, models, self._pending, self._stragglers, self._arrivals, self.max_time,
-         self.watermark, self.events_in, self.events_late) = pickle.loads(snapshot)
+         self.watermark, self._sources, self.events_in, self.events_late) = pickle.loads(snapshot)
         for rule_id, (fingerprint, states, timers) in rules.items():
             rule = self.rules.get(rule_id)
             if rule is not None and rule.spec.fingerprint == fingerprint:

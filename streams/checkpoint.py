@@ -8,6 +8,7 @@ the state still does: rules and detectors go on where they stopped, and input st
 >>> import tempfile
 >>> store = CheckpointStore(tempfile.mkdtemp())
 >>> store.save(Checkpoint(partition=3, cluster="c1", offsets={"ewe.readings": 120}, state=b"s"))
+63
 >>> store.load(3)
 Checkpoint(partition=3, cluster='c1', offsets={'ewe.readings': 120}, state=b's')
 >>> store.load(4) is None

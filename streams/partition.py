@@ -40,8 +40,11 @@ class Outcome:
 
 class PartitionRunner:
     def __init__(self, partition: int, pack: Pack, *, lateness_ms: int, max_future_ms: int,
-                 clock: Callable[[], int]) -> None:
+                 clock: Callable[[], int], topics: tuple[str, ...] = (),
+                 highwater: Callable[[str], int | None] = lambda topic: None) -> None:
         self.partition = partition
+        self.topics = topics                  # the inputs, each with its own pace
+        self.highwater = highwater            # a topic's end offset in this partition, if known
         self.evaluator = Evaluator(pack, lateness_ms=lateness_ms)
         self.offsets: dict[str, int] = {}     # topic -> next offset to read
         self.max_future_ms = max_future_ms
@@ -81,7 +84,8 @@ class PartitionRunner:
             accepted.append(raw)
             outcome.kinds[event.kind] = outcome.kinds.get(event.kind, 0) + 1
         outcome.events = len(batch)
-        result = self.evaluator.process(batch)
+        self._update_holds(topic)
+        result = self.evaluator.process(batch, topic)
         outcome.alerts = result.alerts
         if result.late:
             self._dead_letter_late(result.late, batch, accepted, origin, outcome)
@@ -99,16 +103,31 @@ class PartitionRunner:
                     raw, f"late: event time {format_timestamp(t)} is before the partition's "
                          f"watermark {watermark}", **origin)))
 
+    def _update_holds(self, current: str | None = None) -> None:
+        """The other inputs hold the watermark while they have records on the way (or while
+        their end is not known yet)."""
+        for topic in self.topics:
+            if topic != current:
+                end = self.highwater(topic)
+                self.evaluator.hold(topic, end is None or self.offsets.get(topic, 0) < end)
+
     def tick(self, idle_after_ms: int) -> list[dict]:
-        """Advance the watermark of a partition that has received nothing for `idle_after_ms`
-        of wall time, by the wall time since its last record."""
-        if self.last_record_at is None or idle_after_ms <= 0:
+        """Release what inputs that caught up no longer hold back; and advance the watermark
+        of a partition that has received nothing for `idle_after_ms` of wall time, by the wall
+        time since its last record."""
+        if self.last_record_at is None:
             return []
+        self._update_holds()
+        alerts = []
+        for topic in self.topics:
+            alerts += self.evaluator.process([], topic).alerts
+        if idle_after_ms <= 0:
+            return alerts
         idle = self.clock() - self.last_record_at
         evaluator = self.evaluator
         if idle < idle_after_ms or evaluator.max_time < 0:
-            return []
-        return evaluator.advance(evaluator.max_time + idle - evaluator.lateness_ms).alerts
+            return alerts
+        return alerts + evaluator.advance(evaluator.max_time + idle - evaluator.lateness_ms).alerts
 
     def checkpoint(self, cluster: str) -> Checkpoint:
         return Checkpoint(self.partition, cluster, dict(self.offsets), self.evaluator.snapshot())

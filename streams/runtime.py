@@ -26,7 +26,7 @@ from streams.metrics import PipelineMetrics
 from streams.settings import Settings
 from streams.worker import Worker
 
-__all__ = ["serve", "create_topics"]
+__all__ = ["serve", "prepare_cluster"]
 
 log = logging.getLogger("ewe")
 
@@ -50,7 +50,9 @@ class _Hooked(mode.Service):
         await self._stop()
 
 
-async def create_topics(bootstrap: str, settings: Settings) -> None:
+async def prepare_cluster(bootstrap: str, settings: Settings) -> str:
+    """Create the topics that do not exist yet; returns the cluster's id, which checkpoints
+    record with their offsets."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
@@ -69,6 +71,7 @@ async def create_topics(bootstrap: str, settings: Settings) -> None:
                 await admin.create_topics(wanted)
             except TopicAlreadyExistsError:
                 pass   # another worker was quicker
+        return (await admin.describe_cluster())["cluster_id"]
     finally:
         await admin.close()
 
@@ -90,15 +93,14 @@ def serve(settings: Settings, pack: Pack, *, out=sys.stderr) -> int:
     broker = None
     if settings.broker:
         bootstrap = settings.broker.removeprefix("kafka://")
-        cluster_id = bootstrap
     else:
         broker = EmbeddedBroker().start()
-        bootstrap, cluster_id = broker.bootstrap, broker.cluster_id
+        bootstrap = broker.bootstrap
     try:
-        asyncio.run(create_topics(bootstrap, settings))
+        cluster_id = asyncio.run(prepare_cluster(bootstrap, settings))
         metrics = PipelineMetrics()
         worker = Worker(settings, pack, bootstrap=bootstrap, cluster_id=cluster_id,
-                        metrics=metrics, embedded=broker is not None)
+                        metrics=metrics)
         ingest = Ingest(settings, bootstrap, metrics)
         http = HttpServer(http_app(ingest, metrics, worker.health), settings.http_host,
                           settings.http_port)

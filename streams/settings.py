@@ -45,6 +45,9 @@ class Settings:
     max_future: str = "1h"
     checkpoint_every: str = "5s"
     batch_window: str = "20ms"
+    # Short: the embedded broker holds a group's first join for about half of it, and a
+    # worker that restarts should be consuming again within seconds.
+    rebalance_timeout: str = "4s"
     mqtt: str | None = None                              # e.g. mqtt://127.0.0.1:1883
     mqtt_topics: list[str] = field(default_factory=lambda: ["ewe/events/#"])
     demo: bool = False
@@ -101,7 +104,8 @@ class Settings:
         setattr(self, spec.name, value)
 
     def _validate(self) -> None:
-        for name in ("lateness", "idle_after", "max_future", "checkpoint_every", "batch_window"):
+        for name in ("lateness", "idle_after", "max_future", "checkpoint_every", "batch_window",
+                     "rebalance_timeout"):
             try:
                 parse_duration(getattr(self, name))
             except ValueError as error:

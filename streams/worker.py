@@ -71,8 +71,7 @@ class Worker:
     """One worker process's engine room. `services()` are started with the Faust app."""
 
     def __init__(self, settings: Settings, pack: Pack, *, bootstrap: str, cluster_id: str,
-                 metrics: PipelineMetrics, embedded: bool,
-                 clock: Callable[[], int] = wall_ms) -> None:
+                 metrics: PipelineMetrics, clock: Callable[[], int] = wall_ms) -> None:
         self.settings, self.pack, self.bootstrap = settings, pack, bootstrap
         self.cluster_id, self.metrics, self.clock = cluster_id, metrics, clock
         self.store = CheckpointStore(f"{settings.data_dir}/checkpoints")
@@ -80,15 +79,15 @@ class Worker:
         self.locks: dict[int, asyncio.Lock] = {}
         self.assigned: set[int] = set()
         self.switch: tuple[int, Pack, str] | None = None   # the latest pushed pack
-        # Short group timeouts: the embedded broker holds a first join for about half the
-        # rebalance timeout, and a worker should be consuming within seconds.
-        timeouts = dict(broker_rebalance_timeout=4.0, broker_session_timeout=10.0,
-                        broker_heartbeat_interval=1.0) if embedded else {}
+        rebalance_timeout = settings.ms("rebalance_timeout") / 1000
         self.app = _App(settings.group, broker=f"kafka://{bootstrap}", web_enabled=False,
                         autodiscover=False, topic_partitions=settings.partitions,
                         consumer_auto_offset_reset="earliest", stream_wait_empty=False,
                         broker_commit_every=10_000, producer_linger_ms=2,
-                        producer_max_request_size=16 * 1024 * 1024, **timeouts)
+                        producer_max_request_size=16 * 1024 * 1024,
+                        broker_rebalance_timeout=rebalance_timeout,
+                        broker_session_timeout=max(10.0, rebalance_timeout),
+                        broker_heartbeat_interval=1.0)
         self.app.monitor = PrometheusMonitor(metrics=FaustMetrics.create(metrics.registry,
                                                                          "faust"))
         metrics.rules_active.set(len(pack))
@@ -150,7 +149,9 @@ class Worker:
     def _open(self, partition: int) -> PartitionRunner:
         """The runner of a partition, from its checkpoint when there is one."""
         runner = PartitionRunner(partition, self.pack, lateness_ms=self.settings.lateness_ms,
-                                 max_future_ms=self.settings.ms("max_future"), clock=self.clock)
+                                 max_future_ms=self.settings.ms("max_future"), clock=self.clock,
+                                 topics=self.input_topics,
+                                 highwater=lambda topic: self._highwater(topic, partition))
         checkpoint = self.store.load(partition)
         if checkpoint is not None:
             runner.restore(checkpoint, self.cluster_id)
@@ -160,6 +161,12 @@ class Worker:
         self.runners[partition] = runner
         self.locks[partition] = asyncio.Lock()
         return runner
+
+    def _highwater(self, topic: str, partition: int) -> int | None:
+        try:
+            return self.app.consumer.highwater(TP(topic, partition))
+        except Exception:   # not assigned (any more) or the consumer is not started
+            return None
 
     async def _on_assigned(self, sender, assigned, **kwargs) -> None:
         partitions = {tp.partition for tp in assigned if tp.topic in self.input_topics}
@@ -212,7 +219,7 @@ class Worker:
             evaluator.evaluations.clear()
             lag = 0
             for topic in self.input_topics:
-                highwater = self.app.consumer.highwater(TP(topic, partition))
+                highwater = self._highwater(topic, partition)
                 if highwater is not None:
                     lag += max(0, highwater - runner.offsets.get(topic, 0))
             metrics.lag.labels(label).set(lag)
