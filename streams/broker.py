@@ -6,15 +6,19 @@ another one (see `streams.checkpoint`).
 """
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 import uuid
 from dataclasses import dataclass, field
 
 __all__ = ["EmbeddedBroker", "BrokerError", "free_port"]
+
+_PR_SET_PDEATHSIG = 1
 
 
 class BrokerError(RuntimeError):
@@ -25,6 +29,11 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as probe:
         probe.bind((host, 0))
         return probe.getsockname()[1]
+
+
+def _stop_with_parent() -> None:
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 @dataclass
@@ -64,7 +73,9 @@ class EmbeddedBroker:
              "--advertised-listener-url", listener, "--storage-engine", "memory://tansu/"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             env={**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "error")},
-            start_new_session=True)   # a Ctrl-C of the terminal reaches ewe, which stops it
+            # Its own session: a Ctrl-C of the terminal reaches ewe, which stops the broker last.
+            # Should ewe die without stopping it, the kernel stops it (Linux).
+            start_new_session=True, preexec_fn=_stop_with_parent)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -20,14 +20,13 @@ import faust
 import mode
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
 from engine.pack import Pack
 from engine.rulefile import RuleFileError
 from streams.checkpoint import CheckpointStore
-from streams.metrics import PipelineMetrics
+from streams.metrics import PipelineMetrics, faust_monitor
 from streams.partition import Outcome, PartitionRunner
 from streams.settings import Settings
 
@@ -88,8 +87,7 @@ class Worker:
                         broker_rebalance_timeout=rebalance_timeout,
                         broker_session_timeout=max(10.0, rebalance_timeout),
                         broker_heartbeat_interval=1.0)
-        self.app.monitor = PrometheusMonitor(metrics=FaustMetrics.create(metrics.registry,
-                                                                         "faust"))
+        self.app.monitor = faust_monitor(metrics.registry)
         metrics.rules_active.set(len(pack))
         self._wire()
 

@@ -1,6 +1,7 @@
 """The streaming runtime end to end: a real worker process on the real embedded broker."""
 from __future__ import annotations
 
+import subprocess
 import time
 
 import orjson
@@ -72,3 +73,128 @@ def test_live_stream_of_weeks_old_events_gives_the_replayed_alerts(broker, pack,
     finally:
         worker.stop()
     assert changes(alerts_of(live)) == expected
+
+
+# -- one worker, many inputs ---------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def worker(broker, tmp_path_factory):
+    prefix = unique_prefix()
+    running = WorkerProcess(tmp_path_factory.mktemp("worker"), broker=broker.url, prefix=prefix,
+                            mqtt="mqtt://127.0.0.1:1883",
+                            mqtt_topics=f"ewe-test/{prefix}/#").start()
+    running.prefix = prefix
+    yield running
+    running.stop()
+
+
+def smoke(event_id: str, value: float = 3.0, **extra) -> dict:
+    """A smoke detector in alarm now: the shipped fire.smoke.alarm rule fires on it."""
+    return {"kind": "reading", "id": event_id, "ts": time.time_ns() // 1_000_000,
+            "device_id": f"smoke-{event_id}", "type": "smoke", "value": value,
+            "location": {"grid": f"G-{event_id}", "building": "B1"}, **extra}
+
+
+def alerts_for(worker, event_id: str, timeout: float = 15) -> list[dict]:
+    def mine(values):
+        return [alert for alert in alerts_of(values)
+                if any(item["id"] == event_id for item in alert["evidence"])]
+    found = consume(worker_bootstrap(worker), f"{worker.prefix}alerts",
+                    done=lambda values: bool(mine(values)), timeout=timeout, settle=0)
+    return mine(found)
+
+
+def dead_letters_about(worker, needle: str, timeout: float = 15) -> list[dict]:
+    def mine(values):
+        return [letter for letter in map(orjson.loads, values)
+                if needle in letter.get("original", "")]
+    found = consume(worker_bootstrap(worker), f"{worker.prefix}dead-letter",
+                    done=lambda values: bool(mine(values)), timeout=timeout, settle=0)
+    return mine(found)
+
+
+def worker_bootstrap(worker) -> str:
+    return worker.args[worker.args.index("--broker") + 1].removeprefix("kafka://")
+
+
+def test_http_ingest_answers_202_with_accepted_and_rejected_counts_and_reasons(worker):
+    body = orjson.dumps([smoke("h1"), smoke("h2"), {"kind": "reading", "id": "h3"}])
+    status, answer = worker.post("/v1/events", body)
+    assert status == 202
+    assert answer["accepted"] == 2 and answer["rejected"] == 1
+    assert answer["rejections"] == [{"index": 2, "reason": "ts: missing"}]
+
+
+def test_http_event_raises_an_alert_on_the_alerts_topic(worker):
+    worker.post("/v1/events", orjson.dumps(smoke("h10")))
+    [alert] = alerts_for(worker, "h10")
+    assert (alert["rule"], alert["severity"], alert["status"]) == \
+        ("fire.smoke.alarm", "yellow", "firing")
+
+
+def test_http_body_that_is_not_json_gets_400_with_the_reason(worker):
+    status, answer = worker.post("/v1/events", b"kind=reading")
+    assert status == 400
+    assert answer["rejections"][0]["reason"] == "record: not a JSON object or array"
+
+
+def test_rejected_http_event_is_dead_lettered_with_reason_and_original_bytes(worker):
+    worker.post("/v1/events", orjson.dumps({**smoke("h20"), "ts": "yesterday"}))
+    [letter] = dead_letters_about(worker, '"h20"')
+    assert letter["reason"] == "ts: not an ISO 8601 timestamp: 'yesterday'"
+    assert orjson.loads(letter["original"])["ts"] == "yesterday"
+
+
+def test_single_event_record_from_a_foreign_kafka_producer_is_evaluated(worker):
+    produce(worker_bootstrap(worker), [(f"{worker.prefix}readings", None,
+                                        orjson.dumps(smoke("k1")))])
+    assert alerts_for(worker, "k1")
+
+
+def test_unreadable_kafka_record_is_dead_lettered_and_the_worker_goes_on(worker):
+    bootstrap = worker_bootstrap(worker)
+    produce(bootstrap, [(f"{worker.prefix}readings", b"G-k2", b'{"kind": "reading", "id": "k2"'),
+                        (f"{worker.prefix}readings", b"G-k3", orjson.dumps([smoke("k3")]))])
+    [letter] = dead_letters_about(worker, '"k2"')
+    assert letter["reason"].startswith("$: invalid JSON")
+    assert letter["topic"] == f"{worker.prefix}readings" and "offset" in letter
+    assert alerts_for(worker, "k3")
+
+
+def test_event_stamped_far_in_the_future_is_dead_lettered_not_evaluated(worker):
+    future = smoke("k4")
+    future["ts"] += 86_400_000
+    worker.post("/v1/events", orjson.dumps(future))
+    [letter] = dead_letters_about(worker, '"k4"')
+    assert "ahead of the clock" in letter["reason"]
+
+
+def test_mqtt_message_published_with_mosquitto_pub_raises_an_alert(worker):
+    subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", "1883", "-q", "1",
+                    "-t", f"ewe-test/{worker.prefix}/gateway-7", "-m",
+                    orjson.dumps(smoke("m1")).decode()], check=True, timeout=10)
+    [alert] = alerts_for(worker, "m1")
+    assert alert["rule"] == "fire.smoke.alarm"
+
+
+def test_malformed_mqtt_payload_is_dead_lettered_with_its_reason(worker):
+    subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", "1883", "-q", "1",
+                    "-t", f"ewe-test/{worker.prefix}/gateway-7", "-m",
+                    orjson.dumps({**smoke("m2"), "ts": 1}).decode()],
+                   check=True, timeout=10)
+    [letter] = dead_letters_about(worker, '"m2"')
+    assert letter["source"] == "mqtt" and letter["reason"].startswith("ts: timestamp 1 is outside")
+
+
+def test_metrics_exposition_passes_promtool(worker, tmp_path):
+    worker.post("/v1/events", orjson.dumps(smoke("p1")))
+    alerts_for(worker, "p1")
+    exposition = worker.get("/metrics")
+    for name in (b"ewe_events_total", b"ewe_dead_letters_total", b"ewe_late_events_total",
+                 b"ewe_rule_evaluations_total", b"ewe_rule_firings_total",
+                 b"ewe_alert_records_total", b"ewe_event_to_alert_latency_seconds_bucket",
+                 b"ewe_consumer_lag_records", b"ewe_watermark_delay_seconds",
+                 b"ewe_active_keys", b"faust_"):
+        assert name in exposition, name
+    check = subprocess.run(["promtool", "check", "metrics"], input=exposition,
+                           capture_output=True, timeout=30)
+    assert check.returncode == 0, check.stdout.decode() + check.stderr.decode()
