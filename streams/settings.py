@@ -48,6 +48,8 @@ class Settings:
     # Short: the embedded broker holds a group's first join for about half of it, and a
     # worker that restarts should be consuming again within seconds.
     rebalance_timeout: str = "4s"
+    # How long a silent worker keeps its partitions before the group moves them on.
+    session_timeout: str = "6s"
     mqtt: str | None = None                              # e.g. mqtt://127.0.0.1:1883
     mqtt_topics: list[str] = field(default_factory=lambda: ["ewe/events/#"])
     demo: bool = False
@@ -105,7 +107,7 @@ class Settings:
 
     def _validate(self) -> None:
         for name in ("lateness", "idle_after", "max_future", "checkpoint_every", "batch_window",
-                     "rebalance_timeout"):
+                     "rebalance_timeout", "session_timeout"):
             try:
                 parse_duration(getattr(self, name))
             except ValueError as error:

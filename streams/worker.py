@@ -85,7 +85,7 @@ class Worker:
                         broker_commit_every=10_000, producer_linger_ms=2,
                         producer_max_request_size=16 * 1024 * 1024,
                         broker_rebalance_timeout=rebalance_timeout,
-                        broker_session_timeout=max(10.0, rebalance_timeout),
+                        broker_session_timeout=settings.ms("session_timeout") / 1000,
                         broker_heartbeat_interval=1.0)
         self.app.monitor = faust_monitor(metrics.registry)
         metrics.rules_active.set(len(pack))

@@ -1,0 +1,171 @@
+"""State that survives: a worker killed with SIGKILL, a rebalance to a second worker, and a
+restart of the embedded `ewe run`."""
+from __future__ import annotations
+
+import json
+import re
+import socket
+import time
+
+import orjson
+import pytest
+from streaming import (
+    ROOT,
+    WorkerProcess,
+    batched_records,
+    changes,
+    consume,
+    produce,
+    replayed,
+    unique_prefix,
+)
+
+from engine.pack import Pack
+from engine.simulation import simulate
+from streams.broker import EmbeddedBroker
+from streams.checkpoint import CheckpointStore
+
+LATENESS_MS = 120_000
+HOUR_MS = 3_600_000
+
+
+@pytest.fixture(scope="module")
+def broker():
+    with EmbeddedBroker() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def pack():
+    return Pack.load([ROOT / "rules"])
+
+
+@pytest.fixture(scope="module")
+def city():
+    start = (time.time_ns() // 1_000_000 - 30 * 24 * HOUR_MS) // HOUR_MS * HOUR_MS
+    return [orjson.dumps(event) for event in
+            simulate(seed=3, duration_ms=6 * HOUR_MS, devices=250, start_ms=start).events]
+
+
+def decoded(values: list[bytes]) -> list[dict]:
+    return [orjson.loads(value) for value in values]
+
+
+def read_alerts(bootstrap: str, prefix: str, expected: set, timeout: float = 60) -> set:
+    values = consume(bootstrap, f"{prefix}alerts", timeout=timeout, settle=1.5,
+                     done=lambda values: len(changes(decoded(values))) >= len(expected))
+    return changes(decoded(values))
+
+
+def metric(worker: WorkerProcess, name: str) -> float:
+    total = 0.0
+    for line in worker.get("/metrics").decode().splitlines():
+        if line.startswith(name + "{") or line.startswith(name + " "):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def test_alerts_after_a_kill_9_and_restart_equal_those_of_an_uninterrupted_run(
+        broker, pack, city, tmp_path):
+    expected = changes(replayed(city, pack, LATENESS_MS))
+    prefix = unique_prefix()
+    records = batched_records(city, prefix)
+    half = len(records) // 2
+    settings = dict(lateness="2m", idle_after="0s")
+    first = WorkerProcess(tmp_path, broker=broker.url, prefix=prefix, **settings).start()
+    produce(broker.bootstrap, records[:half])
+    store = CheckpointStore(tmp_path / "checkpoints")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not any(
+            (checkpoint := store.load(p)) and sum(checkpoint.offsets.values())
+            for p in range(4)):
+        time.sleep(0.2)
+    produce(broker.bootstrap, records[half:])
+    first.kill()
+
+    second = WorkerProcess(tmp_path, broker=broker.url, prefix=prefix, **settings).start(60)
+    print("restart ready in", second.started_in)
+    try:
+        live = read_alerts(broker.bootstrap, prefix, expected)
+        reread = metric(second, "ewe_records_total")
+    finally:
+        second.stop()
+    assert live == expected
+    assert 0 < reread <= len(records)   # it resumed from checkpoints, not from scratch
+
+
+def test_two_workers_share_four_partitions_and_give_the_alerts_of_one(broker, pack, city,
+                                                                      tmp_path):
+    expected = changes(replayed(city, pack, LATENESS_MS))
+    prefix = unique_prefix()
+    settings = dict(lateness="2m", idle_after="0s")
+    workers = [WorkerProcess(tmp_path, broker=broker.url, prefix=prefix, **settings).start()
+               for _ in range(2)]
+    try:
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline:
+            shares = [json.loads(worker.get("/healthz"))["partitions"] for worker in workers]
+            if sorted(shares[0] + shares[1]) == [0, 1, 2, 3] and all(shares):
+                break
+            time.sleep(0.3)
+        assert all(len(share) == 2 for share in shares), shares
+        produce(broker.bootstrap, batched_records(city, prefix))
+        live = read_alerts(broker.bootstrap, prefix, expected)
+        records = [metric(worker, "ewe_records_total") for worker in workers]
+    finally:
+        for worker in workers:
+            worker.stop()
+    assert live == expected
+    assert all(count > 0 for count in records), records
+
+
+# -- the embedded `ewe run` ----------------------------------------------------------------------
+def embedded_bootstrap(run: WorkerProcess) -> str:
+    found = re.search(r"broker embedded kafka://(\S+)", run.log.read_text())
+    assert found, run.log.read_text()
+    return found.group(1)
+
+
+def water(event_id: str, t: int, value: float) -> bytes:
+    return orjson.dumps({"kind": "reading", "id": event_id, "ts": t, "device_id": "wl-restart",
+                         "type": "water_level", "value": value,
+                         "location": {"grid": "G-restart", "building": "B1"}})
+
+
+def wait_for_events(run: WorkerProcess, count: int, timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while metric(run, "ewe_events_total") < count:
+        assert time.monotonic() < deadline, "events not evaluated in time"
+        time.sleep(0.1)
+
+
+def test_ewe_run_is_ready_within_10_s_and_sigterm_stops_it_and_its_broker(tmp_path):
+    run = WorkerProcess(tmp_path, broker=None, prefix="ewe.", command="run").start()
+    bootstrap = embedded_bootstrap(run)
+    assert run.started_in < 10
+    host, port = bootstrap.split(":")
+    assert run.stop() < 10
+    with pytest.raises(OSError):
+        socket.create_connection((host, int(port)), timeout=1).close()
+
+
+def test_for_timer_started_before_an_embedded_restart_fires_after_it(tmp_path):
+    t0 = (time.time_ns() // 1_000_000 - HOUR_MS) // 1000 * 1000
+    run = WorkerProcess(tmp_path, broker=None, prefix="ewe.", command="run").start()
+    try:
+        run.post("/v1/events", water("w1", t0, 0.4))
+        wait_for_events(run, 1)
+    finally:
+        run.stop()
+
+    run = WorkerProcess(tmp_path, broker=None, prefix="ewe.", command="run").start()
+    try:
+        run.post("/v1/events", water("w2", t0 + 6 * 60_000, 0.4))
+        values = consume(embedded_bootstrap(run), "ewe.alerts", done=bool, timeout=15, settle=0)
+    finally:
+        run.stop()
+    [alert] = decoded(values)
+    # waterlogging.level.high holds for 5 minutes: the episode began before the restart.
+    assert alert["rule"] == "waterlogging.level.high"
+    assert alert["starts_at"] == time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(t0 / 1000))
+    assert [item["id"] for item in alert["evidence"]][0] == "w1"
