@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import socket
 import sys
+import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -29,6 +31,8 @@ from streams.worker import Worker
 __all__ = ["serve", "prepare_cluster"]
 
 log = logging.getLogger("ewe")
+
+STOP_DEADLINE_S = 10
 
 
 class _Hooked(mode.Service):
@@ -74,6 +78,22 @@ async def prepare_cluster(bootstrap: str, settings: Settings) -> str:
         return (await admin.describe_cluster())["cluster_id"]
     finally:
         await admin.close()
+
+
+class _Worker(faust.Worker):
+    """Faust's worker, with a deadline on shutdown: a stop that hangs (a broker that went away,
+    a stuck send) must not keep the process alive; the last periodic checkpoint stands."""
+
+    def _flag_as_shutdown_by_signal(self) -> None:
+        deadline = threading.Timer(STOP_DEADLINE_S, self._give_up)
+        deadline.daemon = True
+        deadline.start()
+        super()._flag_as_shutdown_by_signal()
+
+    @staticmethod
+    def _give_up() -> None:
+        log.error("ewe: shutdown took more than %d s; exiting now", STOP_DEADLINE_S)
+        os._exit(1)   # the embedded broker follows (it stops with its parent)
 
 
 def _check_port_free(host: str, port: int) -> None:
@@ -122,7 +142,7 @@ def serve(settings: Settings, pack: Pack, *, out=sys.stderr) -> int:
               f"ewe: {len(pack)} rules; data in {Path(settings.data_dir).resolve()}"
               + (f"\newe: MQTT {settings.mqtt} topics {', '.join(settings.mqtt_topics)}"
                  if settings.mqtt else ""), file=out, flush=True)
-        faust_worker = faust.Worker(worker.app, *services, loglevel="WARNING",
+        faust_worker = _Worker(worker.app, *services, loglevel=settings.log_level.upper(),
                                     redirect_stdouts=False, quiet=True,
                                     override_logging=False)
         try:

@@ -52,6 +52,7 @@ class Settings:
     session_timeout: str = "6s"
     mqtt: str | None = None                              # e.g. mqtt://127.0.0.1:1883
     mqtt_topics: list[str] = field(default_factory=lambda: ["ewe/events/#"])
+    log_level: str = "warning"
     demo: bool = False
     demo_devices: int = 500
 

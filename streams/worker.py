@@ -282,15 +282,21 @@ class _RulesWatcher(mode.Service):
         metrics = self.worker.metrics
         try:
             record = orjson.loads(value)
-            pack = Pack.from_texts(record["files"])
-            at, version = int(record["at"]), str(record["version"])
+            files, at, version = record["files"], record["at"], record["version"]
+            if not (isinstance(files, dict) and all(isinstance(text, str)
+                                                    for text in files.values())):
+                raise ValueError("files: expected a mapping of file names to texts")
+            if not isinstance(at, int):
+                raise ValueError("at: expected epoch milliseconds")
+            pack = Pack.from_texts(files)
         except RuleFileError as error:
             metrics.rule_packs.labels("refused").inc()
             log.error("refused a pushed rule pack, the current one keeps running:\n%s", error)
             return
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as error:
             metrics.rule_packs.labels("refused").inc()
-            log.error("refused a malformed rules record: %r", error)
+            log.error("refused a malformed rules record (%r), the current pack keeps running",
+                      error)
             return
         metrics.rule_packs.labels("applied").inc()
-        self.worker.apply_pack(pack, at, version)
+        self.worker.apply_pack(pack, at, str(version))

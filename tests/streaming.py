@@ -90,7 +90,12 @@ class WorkerProcess:
         began = time.monotonic()
         if self.process and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
-            self.process.wait(timeout)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+                raise AssertionError("worker did not stop on SIGTERM:\n"
+                                     + self.log.read_text(errors="replace")[-3000:]) from None
         self._out.close()
         return time.monotonic() - began
 
