@@ -6,12 +6,6 @@ import time
 
 import orjson
 import pytest
-
-from engine.events import decode
-from engine.pack import Pack
-from engine.simulation import simulate
-from streams.broker import EmbeddedBroker
-from streams.records import area_key
 from streaming import (
     ROOT,
     WorkerProcess,
@@ -22,6 +16,12 @@ from streaming import (
     replayed,
     unique_prefix,
 )
+
+from engine.events import decode
+from engine.pack import Pack
+from engine.simulation import simulate
+from streams.broker import EmbeddedBroker
+from streams.records import area_key
 
 WEEK_MS = 7 * 86_400_000
 LATENESS_MS = 120_000
