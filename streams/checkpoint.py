@@ -34,7 +34,9 @@ class Checkpoint:
 
 
 class CheckpointStore:
-    """One file per partition, replaced atomically (write, fsync, rename)."""
+    """One file per partition, replaced atomically (write, fsync, rename). Written in two steps
+    so that the writing may happen in another process and the rename only once the caller
+    knows the checkpoint may stand."""
 
     def __init__(self, directory: str | os.PathLike[str]) -> None:
         self.directory = Path(directory)
@@ -44,18 +46,30 @@ class CheckpointStore:
         return self.directory / f"partition-{partition}.ckpt"
 
     def save(self, checkpoint: Checkpoint) -> int:
-        """Write the checkpoint; returns its size in bytes."""
+        """Write the checkpoint and put it in place; returns its size in bytes."""
+        temporary = self.write(checkpoint)
+        size = temporary.stat().st_size
+        self.commit(checkpoint.partition, temporary)
+        return size
+
+    def write(self, checkpoint: Checkpoint) -> Path:
+        """Write the checkpoint beside its place, durably; `commit` puts it in place."""
         header = orjson.dumps({"partition": checkpoint.partition, "cluster": checkpoint.cluster,
                                "offsets": checkpoint.offsets})
-        path = self._path(checkpoint.partition)
-        temporary = path.with_suffix(".tmp")
+        temporary = self.write_path(checkpoint.partition, os.getpid())
         with open(temporary, "wb") as out:
             out.write(header + b"\n")
             out.write(checkpoint.state)
             out.flush()
             os.fsync(out.fileno())
-        os.replace(temporary, path)
-        return len(header) + 1 + len(checkpoint.state)
+        return temporary
+
+    def write_path(self, partition: int, writer: int) -> Path:
+        """Where process `writer` writes the partition's next checkpoint."""
+        return self._path(partition).with_suffix(f".{writer}.tmp")
+
+    def commit(self, partition: int, temporary: Path) -> None:
+        os.replace(temporary, self._path(partition))
 
     def load(self, partition: int) -> Checkpoint | None:
         try:

@@ -1,8 +1,9 @@
 """Ingest: validate events at the edge and publish them as batched Kafka records.
 
 HTTP and MQTT both end here. Each event is decoded once to learn its kind and area key; it then
-travels as its original bytes. Events are grouped per (topic, area key) and sent as one record per
-group and `window_ms` time slice, because the workers pay per record, not per event. Rejected
+travels as its original bytes. Events are grouped per topic and partition (of their area key) and sent
+as one record per group and `batch_window` time slice, because the workers pay per record, not
+per event. Rejected
 events go to the dead-letter topic with their reason and are also answered to the sender.
 """
 from __future__ import annotations
@@ -15,7 +16,7 @@ from aiokafka import AIOKafkaProducer
 
 from engine.events import EventError, decode
 from streams.metrics import PipelineMetrics
-from streams.records import RecordError, area_key, dead_letter, join, split
+from streams.records import RecordError, area_key, dead_letter, join, partition_of, split
 from streams.settings import Settings
 
 __all__ = ["Ingest", "Receipt", "MAX_REJECTIONS_LISTED"]
@@ -42,7 +43,8 @@ class Ingest:
         self.bootstrap = bootstrap
         self.producer: AIOKafkaProducer | None = None
         self.metrics = metrics
-        self._groups: dict[tuple[str, str, str], list[bytes]] = {}
+        self._groups: dict[tuple[str, int, str], list[bytes]] = {}
+        self._partitions: dict[str, int] = {}
         self._flusher: asyncio.Task | None = None
 
     async def start(self) -> None:
@@ -76,7 +78,9 @@ class Ingest:
                     receipt.rejections.append({"index": index, "reason": str(error)})
                 await self._dead_letter(raw, str(error), source, index=index)
                 continue
-            group = (self.topics[event.kind], area_key(event), source)
+            topic = self.topics[event.kind]
+            partitions = self._partitions.get(topic) or await self._count_partitions(topic)
+            group = (topic, partition_of(area_key(event), partitions), source)
             queued = groups.get(group)
             if queued is None:
                 groups[group] = [bytes(raw)]
@@ -93,15 +97,19 @@ class Ingest:
             self._flusher = asyncio.ensure_future(self._flush_later())
         return receipt
 
+    async def _count_partitions(self, topic: str) -> int:
+        self._partitions[topic] = len(await self.producer.partitions_for(topic))
+        return self._partitions[topic]
+
     async def _flush_later(self) -> None:
         await asyncio.sleep(self.window_s)
         await self.flush()
 
     async def flush(self) -> None:
         groups, self._groups = self._groups, {}
-        sent = [await self.producer.send(topic, join(events), key=key.encode(),
+        sent = [await self.producer.send(topic, join(events), partition=partition,
                                          headers=[("ewe-source", source.encode())])
-                for (topic, key, source), events in groups.items()]
+                for (topic, partition, source), events in groups.items()]
         if sent:
             await asyncio.gather(*sent)
 

@@ -59,6 +59,10 @@ class PipelineMetrics:
                              ["partition"], registry=r)
         self.checkpoints = Counter("ewe_checkpoints_total", "Partition checkpoints written.",
                                    registry=r)
+        self.checkpoint_seconds = Histogram(
+            "ewe_checkpoint_pause_seconds",
+            "Time the partition's stream stood still while its state was taken.",
+            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5), registry=r)
         self.checkpoint_bytes = Gauge("ewe_checkpoint_bytes", "Size of the last checkpoint.",
                                       ["partition"], registry=r)
         self.rule_packs = Counter("ewe_rule_packs_total",

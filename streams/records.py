@@ -2,8 +2,10 @@
 dead-letter topic with its reason and its original bytes.
 
 A record whose value is a JSON array is a batch; a single JSON object is a batch of one, so any
-Kafka client can produce. ewe's own producers put the events of one area key and a short time
-slice in one record, because the streaming runtime pays per record, not per event.
+Kafka client can produce. ewe's own producers put the events of one partition and a short time
+slice in one record, because the streaming runtime pays per record, not per event. The partition
+of an event is the one Kafka's default partitioner gives its area key (murmur2, as the Java
+client), so batched and single-event records of an area meet in the same partition.
 
 >>> batch = split(b'[{"kind":"reading"},{"kind":"report"}]')
 >>> [bytes(raw) for raw in batch]
@@ -19,14 +21,17 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Any
 
 import msgspec
 import orjson
+from aiokafka.partitioner import murmur2
 
 from engine.events import Event
 
-__all__ = ["RecordError", "split", "join", "area_key", "dead_letter", "AREA_LEVELS"]
+__all__ = ["RecordError", "split", "join", "area_key", "partition_of", "dead_letter",
+           "AREA_LEVELS"]
 
 # Devices do not move: keyed by grid, a device's, building's and grid's state share a partition.
 AREA_LEVELS = ("grid", "community", "street", "district")
@@ -68,6 +73,16 @@ def area_key(event: Event) -> str:
             if area:
                 return area
     return event.device_id or event.id
+
+
+@lru_cache(maxsize=1 << 16)
+def partition_of(key: str, partitions: int) -> int:
+    """The partition Kafka's default partitioner sends `key` to.
+
+    >>> partition_of("YZ-03-07", 4)
+    0
+    """
+    return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
 
 
 def dead_letter(original: bytes, reason: str, **origin: Any) -> bytes:

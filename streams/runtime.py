@@ -21,6 +21,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 from engine.pack import Pack
+from ewe.replay import tune_gc
 from streams.broker import EmbeddedBroker
 from streams.http import HttpServer, http_app
 from streams.ingest import Ingest
@@ -142,6 +143,7 @@ def serve(settings: Settings, pack: Pack, *, out=sys.stderr) -> int:
               f"ewe: {len(pack)} rules; data in {Path(settings.data_dir).resolve()}"
               + (f"\newe: MQTT {settings.mqtt} topics {', '.join(settings.mqtt_topics)}"
                  if settings.mqtt else ""), file=out, flush=True)
+        tune_gc()   # per-key state is acyclic; a full collection would pause the stream
         faust_worker = _Worker(worker.app, *services, loglevel=settings.log_level.upper(),
                                     redirect_stdouts=False, quiet=True,
                                     override_logging=False)

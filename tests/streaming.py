@@ -19,7 +19,7 @@ from engine.evaluator import Evaluator
 from engine.events import decode
 from engine.pack import Pack
 from streams.broker import free_port
-from streams.records import area_key, join
+from streams.records import area_key, join, partition_of
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -110,31 +110,35 @@ def unique_prefix() -> str:
 
 
 # -- Kafka ---------------------------------------------------------------------------------------
-async def _produce(bootstrap: str, records: Iterable[tuple[str, bytes | None, bytes]]) -> None:
+async def _produce(bootstrap: str,
+                   records: Iterable[tuple[str, bytes | int | None, bytes]]) -> None:
+    """Records as (topic, key or partition, value)."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, max_request_size=16 * 1024 * 1024)
     await producer.start()
     try:
-        sent = [await producer.send(topic, value, key=key) for topic, key, value in records]
+        sent = [await producer.send(topic, value, **(
+            {"partition": where} if isinstance(where, int) else {"key": where}))
+            for topic, where, value in records]
         await asyncio.gather(*sent)
     finally:
         await producer.stop()
 
 
-def produce(bootstrap: str, records: Iterable[tuple[str, bytes | None, bytes]]) -> None:
+def produce(bootstrap: str, records: Iterable[tuple[str, bytes | int | None, bytes]]) -> None:
     asyncio.run(_produce(bootstrap, list(records)))
 
 
 def batched_records(events: list[bytes], prefix: str, slice_ms: int = 30_000,
-                    ) -> list[tuple[str, bytes, bytes]]:
-    """The records ewe's producers send: the events of each kind topic and area key within a
+                    partitions: int = 4) -> list[tuple[str, int, bytes]]:
+    """The records ewe's producers send: the events of each kind topic and partition within a
     time slice in one record, the slices in arrival order."""
-    records: list[tuple[str, bytes, bytes]] = []
-    groups: dict[tuple[str, str], list[bytes]] = {}
+    records: list[tuple[str, int, bytes]] = []
+    groups: dict[tuple[str, int], list[bytes]] = {}
     current_slice = None
 
     def flush() -> None:
-        records.extend((topic, key.encode(), join(queued))
-                       for (topic, key), queued in groups.items())
+        records.extend((topic, partition, join(queued))
+                       for (topic, partition), queued in groups.items())
         groups.clear()
 
     for raw in events:
@@ -142,7 +146,8 @@ def batched_records(events: list[bytes], prefix: str, slice_ms: int = 30_000,
         if t // slice_ms != current_slice:
             flush()
             current_slice = t // slice_ms
-        groups.setdefault((f"{prefix}{event.kind}s", area_key(event)), []).append(raw)
+        partition = partition_of(area_key(event), partitions)
+        groups.setdefault((f"{prefix}{event.kind}s", partition), []).append(raw)
     flush()
     return records
 
