@@ -1,5 +1,6 @@
-# ewe: the engine and its command line. The streaming runtime and the operations center will
-# join this image; for now it replays and checks rules.
+# ewe: the engine, the streaming runtime and the command line. `docker run -p 8080:8080 ewe`
+# starts the embedded broker, a worker, the HTTP ingest and /metrics; add `--demo` for a
+# simulated city, or `worker --broker kafka://HOST:9092` against a Kafka cluster.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
@@ -9,8 +10,10 @@ COPY engine ./engine
 COPY streams ./streams
 COPY ewe ./ewe
 COPY rules ./rules
-RUN pip install --no-cache-dir -e . && useradd --system --home /var/lib/ewe ewe
+RUN pip install --no-cache-dir -e . && useradd --system --create-home --home /var/lib/ewe ewe
 USER ewe
 WORKDIR /var/lib/ewe
+VOLUME /var/lib/ewe
+EXPOSE 8080
 ENTRYPOINT ["ewe"]
-CMD ["--help"]
+CMD ["run", "--http", "0.0.0.0:8080", "--data-dir", "/var/lib/ewe/data"]

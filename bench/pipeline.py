@@ -142,6 +142,12 @@ class Worker:
         fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
+    def resident_mib(self) -> float:
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return 0.0
+
     def stop(self) -> None:
         self.process.terminate()
         self.process.wait(30)
@@ -162,6 +168,9 @@ def throughput(broker: EmbeddedBroker, events: int, data_dir: Path) -> None:
             break
         time.sleep(1)
     cpu = worker.cpu_seconds() - cpu_before
+    pauses = worker.counter("ewe_checkpoint_pause_seconds_count")
+    pause_mean = worker.counter("ewe_checkpoint_pause_seconds_sum") / max(1, pauses) * 1000
+    resident = worker.resident_mib()
     producer.join()
     worker.stop()
     first = next(i for i, (_, count) in enumerate(samples) if count > 0)
@@ -171,7 +180,8 @@ def throughput(broker: EmbeddedBroker, events: int, data_dir: Path) -> None:
           f"({done / records:,.0f} events per record)")
     print(f"                sustained {(high[1] - low[1]) / (high[0] - low[0]):,.0f} events/s "
           f"(10%–90%), overall {done / (samples[-1][0] - samples[first][0]):,.0f} events/s; "
-          f"worker CPU {cpu / done * 1e6:.1f} µs per event")
+          f"worker CPU {cpu / done * 1e6:.1f} µs per event, {resident:,.0f} MiB resident; "
+          f"{pauses:.0f} checkpoint pauses of {pause_mean:.1f} ms on average")
 
 
 async def _collect_alerts(bootstrap: str, topic: str, seconds: float) -> list[float]:

@@ -1,7 +1,8 @@
 """`ewe run --demo`: the simulated city, fed live through the ingest.
 
-The last hour of the city is sent at once (a backfill, evaluated in its own event time, so the
-first alerts appear within seconds), then the city goes on in real time.
+The city's last six hours are sent at once (a backfill, evaluated in its own event time, so the
+first alerts appear within seconds); then the city goes on in real time, a simulated day at a
+time, each with its own incidents.
 """
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ from streams.worker import wall_ms
 
 __all__ = ["DemoCity"]
 
-BACKFILL_MS = 3_600_000
+BACKFILL_MS = 6 * 3_600_000
+DAY_MS = 86_400_000
 CHUNK = 2_000
 
 
@@ -32,16 +34,18 @@ class DemoCity(mode.Service):
     @mode.Service.task
     async def _feed(self) -> None:
         start = wall_ms() - BACKFILL_MS
-        city = simulate(seed=random.randrange(1 << 30), duration_ms=30 * 86_400_000,
-                        devices=self.devices, start_ms=start)
-        chunk: list[bytes] = []
-        for event in city.events:
-            chunk.append(orjson.dumps(event))
-            t = parse_timestamp(event["ts"])
-            if len(chunk) >= CHUNK or t > wall_ms():
-                await self.ingest.submit(join(chunk), "demo")
-                chunk = []
-                while t > wall_ms() and not self.should_stop:
-                    await self.sleep(0.1)
-            if self.should_stop:
-                return
+        while not self.should_stop:
+            city = simulate(seed=random.randrange(1 << 30), duration_ms=DAY_MS,
+                            devices=self.devices, start_ms=start)
+            chunk: list[bytes] = []
+            for event in city.events:
+                chunk.append(orjson.dumps(event))
+                t = parse_timestamp(event["ts"])
+                if len(chunk) >= CHUNK or t > wall_ms():
+                    await self.ingest.submit(join(chunk), "demo")
+                    chunk = []
+                    while t > wall_ms() and not self.should_stop:
+                        await self.sleep(0.1)
+                if self.should_stop:
+                    return
+            start += DAY_MS

@@ -97,6 +97,16 @@ class _Worker(faust.Worker):
         os._exit(1)   # the embedded broker follows (it stops with its parent)
 
 
+def print_alert(alert: dict) -> None:
+    """One line per alert change on standard output: what `ewe run --demo` shows."""
+    location = alert.get("location") or {}
+    place = " ".join(location[level] for level in ("community", "grid", "building")
+                     if location.get(level))
+    summary = alert["summary"].get("zh") or alert["summary"].get("en") or alert["title"]
+    print(f"{alert['at']}  {alert['change']:<9} {alert['severity']:<6} {alert['rule']:<32} "
+          f"{place}  {summary}", flush=True)
+
+
 def _check_port_free(host: str, port: int) -> None:
     with socket.socket() as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -121,7 +131,7 @@ def serve(settings: Settings, pack: Pack, *, out=sys.stderr) -> int:
         cluster_id = asyncio.run(prepare_cluster(bootstrap, settings))
         metrics = PipelineMetrics()
         worker = Worker(settings, pack, bootstrap=bootstrap, cluster_id=cluster_id,
-                        metrics=metrics)
+                        metrics=metrics, on_alert=print_alert if settings.print_alerts else None)
         ingest = Ingest(settings, bootstrap, metrics)
         http = HttpServer(http_app(ingest, metrics, worker.health), settings.http_host,
                           settings.http_port)

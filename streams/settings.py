@@ -43,7 +43,7 @@ class Settings:
     lateness: str = "2s"
     idle_after: str = "1s"
     max_future: str = "1h"
-    checkpoint_every: str = "5s"
+    checkpoint_every: str = "10s"
     batch_window: str = "20ms"
     # Short: the embedded broker holds a group's first join for about half of it, and a
     # worker that restarts should be consuming again within seconds.
@@ -53,8 +53,9 @@ class Settings:
     mqtt: str | None = None                              # e.g. mqtt://127.0.0.1:1883
     mqtt_topics: list[str] = field(default_factory=lambda: ["ewe/events/#"])
     log_level: str = "warning"
-    demo: bool = False
-    demo_devices: int = 500
+    print_alerts: bool = False                           # one line per alert change on stdout
+    demo: bool = False                                   # also turns print_alerts on
+    demo_devices: int = 1000
 
     @classmethod
     def resolve(cls, *, config_file: str | None = None, environ: Mapping[str, str] | None = None,
@@ -72,6 +73,7 @@ class Settings:
             if value is not None:
                 setattr(settings, name, value)
         settings._validate()
+        settings.print_alerts = settings.print_alerts or settings.demo
         return settings
 
     def _apply_file(self, path: Path) -> None:

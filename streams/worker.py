@@ -72,8 +72,10 @@ class Worker:
     """One worker process's engine room. `services()` are started with the Faust app."""
 
     def __init__(self, settings: Settings, pack: Pack, *, bootstrap: str, cluster_id: str,
-                 metrics: PipelineMetrics, clock: Callable[[], int] = wall_ms) -> None:
+                 metrics: PipelineMetrics, clock: Callable[[], int] = wall_ms,
+                 on_alert: Callable[[dict], None] | None = None) -> None:
         self.settings, self.pack, self.bootstrap = settings, pack, bootstrap
+        self.on_alert = on_alert
         self.cluster_id, self.metrics, self.clock = cluster_id, metrics, clock
         self.store = CheckpointStore(f"{settings.data_dir}/checkpoints")
         self.runners: dict[int, PartitionRunner] = {}
@@ -86,6 +88,7 @@ class Worker:
                         consumer_auto_offset_reset="earliest", stream_wait_empty=False,
                         broker_commit_every=10_000, producer_linger_ms=2,
                         producer_max_request_size=16 * 1024 * 1024,
+                        consumer_max_fetch_size=8 * 1024 * 1024,
                         broker_rebalance_timeout=rebalance_timeout,
                         broker_session_timeout=settings.ms("session_timeout") / 1000,
                         broker_heartbeat_interval=1.0)
@@ -130,6 +133,8 @@ class Worker:
         if alerts:
             for alert in alerts:
                 await self.alerts.send(key=alert["id"].encode(), value=orjson.dumps(alert))
+                if self.on_alert is not None:
+                    self.on_alert(alert)
             self.metrics.count_alerts(alerts, self.clock())
         for letter in dead:
             await self.dead_letters.send(value=letter.value)

@@ -169,3 +169,18 @@ def test_for_timer_started_before_an_embedded_restart_fires_after_it(tmp_path):
     assert alert["rule"] == "waterlogging.level.high"
     assert alert["starts_at"] == time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(t0 / 1000))
     assert [item["id"] for item in alert["evidence"]][0] == "w1"
+
+
+def test_ewe_run_demo_prints_the_simulated_city_s_alerts_within_seconds(tmp_path):
+    run = WorkerProcess(tmp_path, broker=None, prefix="ewe.", command="run")
+    run.args.append("--demo")
+    run.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not re.search(r"^\S+Z\s+fired\s", run.log.read_text(), re.MULTILINE):
+            assert time.monotonic() < deadline, run.log.read_text()[-2000:]
+            time.sleep(0.5)
+        waited = time.monotonic() - deadline + 30
+    finally:
+        run.stop()
+    assert waited < 30
