@@ -82,7 +82,7 @@ async def _produce_all(bootstrap: str, prefix: str, path: Path) -> None:
 async def _produce_live(bootstrap: str, prefix: str, rate: int, seconds: float) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=0)
     await producer.start()
-    tick, per_tick = 0.02, max(1, round(rate * 0.02))
+    per_tick = max(1, round(rate * 0.02))   # a 20 ms window of the ingest
     began, sequence, alarms = time.monotonic(), 0, 0
     while time.monotonic() - began < seconds:
         now = time.time_ns() // 1_000_000

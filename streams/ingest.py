@@ -1,10 +1,10 @@
 """Ingest: validate events at the edge and publish them as batched Kafka records.
 
 HTTP and MQTT both end here. Each event is decoded once to learn its kind and area key; it then
-travels as its original bytes. Events are grouped per topic and partition (of their area key) and sent
-as one record per group and `batch_window` time slice, because the workers pay per record, not
-per event. Rejected
-events go to the dead-letter topic with their reason and are also answered to the sender.
+travels as its original bytes. Events are grouped per topic and partition (of their area key)
+and sent as one record per group and `batch_window`, because the workers pay per record, not per
+event. Rejected events go to the dead-letter topic with their reason and are also answered to
+the sender.
 """
 from __future__ import annotations
 
@@ -63,7 +63,7 @@ class Ingest:
         try:
             raws: Iterable = split(body)
         except RecordError as error:
-            await self._dead_letter(body, str(error), source)
+            await self._dead_letter(body, str(error), source, label="record")
             receipt.rejected = 1
             receipt.rejections.append({"index": None, "reason": str(error)})
             self.metrics.ingested.labels(source, "rejected").inc()
@@ -113,7 +113,8 @@ class Ingest:
         if sent:
             await asyncio.gather(*sent)
 
-    async def _dead_letter(self, raw: bytes, reason: str, source: str, **origin) -> None:
-        self.metrics.dead_letters.labels("invalid").inc()
+    async def _dead_letter(self, raw: bytes, reason: str, source: str, label: str = "invalid",
+                           **origin) -> None:
+        self.metrics.dead_letters.labels(label).inc()
         await self.producer.send(self.dead_letter_topic,
                                  dead_letter(raw, reason, source=source, **origin))

@@ -10,7 +10,6 @@ import time
 import orjson
 import pytest
 from streaming import (
-    ROOT,
     WorkerProcess,
     batched_records,
     changes,
@@ -20,24 +19,11 @@ from streaming import (
     unique_prefix,
 )
 
-from engine.pack import Pack
 from engine.simulation import simulate
-from streams.broker import EmbeddedBroker
 from streams.checkpoint import CheckpointStore
 
 LATENESS_MS = 120_000
 HOUR_MS = 3_600_000
-
-
-@pytest.fixture(scope="module")
-def broker():
-    with EmbeddedBroker() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def pack():
-    return Pack.load([ROOT / "rules"])
 
 
 @pytest.fixture(scope="module")
@@ -66,8 +52,8 @@ def metric(worker: WorkerProcess, name: str) -> float:
 
 
 def test_alerts_after_a_kill_9_and_restart_equal_those_of_an_uninterrupted_run(
-        broker, pack, city, tmp_path):
-    expected = changes(replayed(city, pack, LATENESS_MS))
+        broker, shipped_pack, city, tmp_path):
+    expected = changes(replayed(city, shipped_pack, LATENESS_MS))
     prefix = unique_prefix()
     records = batched_records(city, prefix)
     half = len(records) // 2
@@ -94,9 +80,9 @@ def test_alerts_after_a_kill_9_and_restart_equal_those_of_an_uninterrupted_run(
     assert 0 < reread <= len(records)   # it resumed from checkpoints, not from scratch
 
 
-def test_two_workers_share_four_partitions_and_give_the_alerts_of_one(broker, pack, city,
+def test_two_workers_share_four_partitions_and_give_the_alerts_of_one(broker, shipped_pack, city,
                                                                       tmp_path):
-    expected = changes(replayed(city, pack, LATENESS_MS))
+    expected = changes(replayed(city, shipped_pack, LATENESS_MS))
     prefix = unique_prefix()
     settings = dict(lateness="2m", idle_after="0s")
     workers = [WorkerProcess(tmp_path, broker=broker.url, prefix=prefix, **settings).start()
@@ -178,9 +164,7 @@ def test_ewe_run_demo_prints_the_simulated_city_s_alerts_within_seconds(tmp_path
     try:
         deadline = time.monotonic() + 30
         while not re.search(r"^\S+Z\s+fired\s", run.log.read_text(), re.MULTILINE):
-            assert time.monotonic() < deadline, run.log.read_text()[-2000:]
+            assert time.monotonic() < deadline, "no alert within 30 s:\n" + run.log.read_text()
             time.sleep(0.5)
-        waited = time.monotonic() - deadline + 30
     finally:
         run.stop()
-    assert waited < 30

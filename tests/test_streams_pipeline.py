@@ -7,7 +7,6 @@ import time
 import orjson
 import pytest
 from streaming import (
-    ROOT,
     WorkerProcess,
     batched_records,
     changes,
@@ -18,24 +17,11 @@ from streaming import (
 )
 
 from engine.events import decode
-from engine.pack import Pack
 from engine.simulation import simulate
-from streams.broker import EmbeddedBroker
 from streams.records import area_key
 
 WEEK_MS = 7 * 86_400_000
 LATENESS_MS = 120_000
-
-
-@pytest.fixture(scope="module")
-def broker():
-    with EmbeddedBroker() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def pack():
-    return Pack.load([ROOT / "rules"])
 
 
 @pytest.fixture(scope="module")
@@ -58,9 +44,9 @@ def alerts_of(values: list[bytes]) -> list[dict]:
     return [orjson.loads(value) for value in values]
 
 
-def test_live_stream_of_weeks_old_events_gives_the_replayed_alerts(broker, pack, old_city,
+def test_live_stream_of_weeks_old_events_gives_the_replayed_alerts(broker, shipped_pack, old_city,
                                                                    tmp_path):
-    expected = changes(replayed(old_city, pack, LATENESS_MS))
+    expected = changes(replayed(old_city, shipped_pack, LATENESS_MS))
     assert len(expected) > 50
     prefix = unique_prefix()
     worker = WorkerProcess(tmp_path, broker=broker.url, prefix=prefix, lateness="2m",

@@ -10,8 +10,6 @@ import orjson
 import pytest
 from streaming import ROOT, WorkerProcess, consume, produce, unique_prefix
 
-from streams.broker import EmbeddedBroker
-
 MINUTE = 60_000
 
 HELD_WATER = """
@@ -47,12 +45,6 @@ VERSION_2 = "rules:" + HELD_WATER + """
     when: value >= 1
     severity: orange
 """
-
-
-@pytest.fixture(scope="module")
-def broker():
-    with EmbeddedBroker() as running:
-        yield running
 
 
 def pack_dir(folder: Path, text: str) -> str:

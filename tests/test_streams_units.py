@@ -15,7 +15,7 @@ from streams.settings import Settings, SettingsError
 T0 = 1_790_000_000_000
 MINUTE = 60_000
 
-SMOKE = Pack.from_text("""
+SMOKE_TEXT = """
 rules:
   - id: smoke
     on: reading
@@ -23,7 +23,8 @@ rules:
     key: device_id
     when: value >= 1
     severity: yellow
-""")
+"""
+SMOKE = Pack.from_text(SMOKE_TEXT)
 
 
 def smoke(event_id: str, t: int, value: float = 2, kind: str = "reading") -> bytes:
@@ -138,17 +139,6 @@ def test_pack_scheduled_at_an_event_time_applies_from_it_whatever_the_batching()
         fired += evaluator.flush().alerts
         outcomes.append(sorted(alert["key"] for alert in fired if alert["change"] == "fired"))
     assert outcomes[0] == outcomes[1] == outcomes[2] == ["s0", "s1", "s2", "s3"]
-
-
-SMOKE_TEXT = """
-rules:
-  - id: smoke
-    on: reading
-    match: {type: smoke}
-    key: device_id
-    when: value >= 1
-    severity: yellow
-"""
 
 
 # -- settings ------------------------------------------------------------------------------------
