@@ -152,6 +152,11 @@ class Evaluator:
         self.events_late += len(late)
         return Output(self._release(watermark), late)
 
+    @property
+    def held(self) -> bool:
+        """Whether some input holds the watermark back."""
+        return bool(self._holding)
+
     def hold(self, source: str, holding: bool) -> None:
         """Whether an input holds the watermark back. With several inputs (a live partition
         reads readings and reports from two topics, each at its own pace) the watermark is the

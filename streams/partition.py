@@ -41,7 +41,8 @@ class Outcome:
 class PartitionRunner:
     def __init__(self, partition: int, pack: Pack, *, lateness_ms: int, max_future_ms: int,
                  clock: Callable[[], int], topics: tuple[str, ...] = (),
-                 highwater: Callable[[str], int | None] = lambda topic: None) -> None:
+                 highwater: Callable[[str], int | None] = lambda topic: None,
+                 input_idle_ms: int = 200) -> None:
         self.partition = partition
         self.topics = topics                  # the inputs, each with its own pace
         self.highwater = highwater            # a topic's end offset in this partition, if known
@@ -50,6 +51,9 @@ class PartitionRunner:
         self.max_future_ms = max_future_ms
         self.clock = clock                    # wall time in epoch ms, injected for tests
         self.last_record_at: int | None = None
+        self.input_idle_ms = input_idle_ms
+        self.arrivals: dict[str, int] = {}    # topic -> wall time of its latest activity
+        self._ends: dict[str, int | None] = {}
 
     def handle(self, topic: str, offset: int, value: bytes | None) -> Outcome:
         """Evaluate one record. A record below the remembered offset is already reflected in
@@ -58,7 +62,7 @@ class PartitionRunner:
         if offset < self.offsets.get(topic, 0):
             return outcome
         self.offsets[topic] = offset + 1
-        now = self.last_record_at = self.clock()
+        now = self.last_record_at = self.arrivals[topic] = self.clock()
         origin = {"topic": topic, "partition": self.partition, "offset": offset}
         try:
             raws = split(value)
@@ -104,17 +108,26 @@ class PartitionRunner:
                          f"watermark {watermark}", **origin)))
 
     def _update_holds(self, current: str | None = None) -> None:
-        """The other inputs hold the watermark while they have records on the way (or while
-        their end is not known yet)."""
+        """The other inputs hold the watermark while they may have records on the way: while
+        their known end is ahead of what was read (or not known yet), and for `input_idle_ms`
+        after they last showed activity (a record, or a move of their known end), because a
+        known end is only as fresh as the last fetch and a producer may be writing right now."""
+        now = self.clock()
         for topic in self.topics:
-            if topic != current:
-                end = self.highwater(topic)
-                self.evaluator.hold(topic, end is None or self.offsets.get(topic, 0) < end)
+            if topic == current:
+                continue
+            end = self.highwater(topic)
+            if end != self._ends.get(topic):
+                self._ends[topic] = end
+                self.arrivals[topic] = now
+            behind = end is None or self.offsets.get(topic, 0) < end
+            recent = now - self.arrivals.get(topic, now) < self.input_idle_ms
+            self.evaluator.hold(topic, behind or recent)
 
     def tick(self, idle_after_ms: int) -> list[dict]:
         """Release what inputs that caught up no longer hold back; and advance the watermark
         of a partition that has received nothing for `idle_after_ms` of wall time, by the wall
-        time since its last record."""
+        time since its last record, unless an input may still have records on the way."""
         if self.last_record_at is None:
             return []
         self._update_holds()
@@ -125,7 +138,7 @@ class PartitionRunner:
             return alerts
         idle = self.clock() - self.last_record_at
         evaluator = self.evaluator
-        if idle < idle_after_ms or evaluator.max_time < 0:
+        if idle < idle_after_ms or evaluator.max_time < 0 or evaluator.held:
             return alerts
         return alerts + evaluator.advance(evaluator.max_time + idle - evaluator.lateness_ms).alerts
 

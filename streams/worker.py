@@ -156,7 +156,8 @@ class Worker:
         runner = PartitionRunner(partition, self.pack, lateness_ms=self.settings.lateness_ms,
                                  max_future_ms=self.settings.ms("max_future"), clock=self.clock,
                                  topics=self.input_topics,
-                                 highwater=lambda topic: self._highwater(topic, partition))
+                                 highwater=lambda topic: self._highwater(topic, partition),
+                                 input_idle_ms=self.settings.ms("input_idle"))
         checkpoint = self.store.load(partition)
         if checkpoint is not None:
             runner.restore(checkpoint, self.cluster_id)
