@@ -154,8 +154,6 @@ def serve(settings: Settings, pack: Pack, *, out=sys.stderr) -> int:
               + (f"\newe: MQTT {settings.mqtt} topics {', '.join(settings.mqtt_topics)}"
                  if settings.mqtt else ""), file=out, flush=True)
         tune_gc()   # per-key state is acyclic; a full collection would pause the stream
-        if os.environ.get("EWE_SWITCH_INTERVAL"):
-            sys.setswitchinterval(float(os.environ["EWE_SWITCH_INTERVAL"]))
         faust_worker = _Worker(worker.app, *services, loglevel=settings.log_level.upper(),
                                     redirect_stdouts=False, quiet=True,
                                     override_logging=False)
