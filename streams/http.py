@@ -23,11 +23,16 @@ MAX_BODY_BYTES = 16 * 1024 * 1024
 
 def http_app(ingest: Ingest, metrics: PipelineMetrics, health: Callable[[], dict]) -> Starlette:
     async def post_events(request: Request) -> Response:
-        if int(request.headers.get("content-length") or 0) > MAX_BODY_BYTES:
+        # Read to the end even past the limit (keeping nothing of the excess): a client still
+        # sending would otherwise see its connection reset instead of the 413.
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size <= MAX_BODY_BYTES:
+                chunks.append(chunk)
+        if size > MAX_BODY_BYTES:
             return JSONResponse({"error": f"body larger than {MAX_BODY_BYTES} bytes"}, 413)
-        body = await request.body()
-        if len(body) > MAX_BODY_BYTES:
-            return JSONResponse({"error": f"body larger than {MAX_BODY_BYTES} bytes"}, 413)
+        body = b"".join(chunks)
         receipt = await ingest.submit(body, "http", wait=request.query_params.get("wait") == "1")
         if not receipt.accepted and receipt.rejected:
             return JSONResponse(receipt.as_dict(), 400)

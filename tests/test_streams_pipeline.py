@@ -123,6 +123,11 @@ def test_http_body_that_is_not_json_gets_400_with_the_reason(worker):
     assert answer["rejections"][0]["reason"] == "record: not a JSON object or array"
 
 
+def test_http_body_over_16_mib_gets_413(worker):
+    status, answer = worker.post("/v1/events", b"[" + b" " * (16 * 1024 * 1024) + b"]")
+    assert status == 413 and "larger than" in answer["error"]
+
+
 def test_rejected_http_event_is_dead_lettered_with_reason_and_original_bytes(worker):
     worker.post("/v1/events", orjson.dumps({**smoke("h20"), "ts": "yesterday"}))
     [letter] = dead_letters_about(worker, '"h20"')
