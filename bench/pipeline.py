@@ -36,7 +36,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer  # noqa: E402
 from replay import CACHE, city_file  # noqa: E402
 
-from engine.events import decode  # noqa: E402
+from engine.durations import parse_duration  # noqa: E402
+from engine.events import decode, parse_timestamp  # noqa: E402
 from streams.broker import EmbeddedBroker, free_port  # noqa: E402
 from streams.records import area_key, join, partition_of  # noqa: E402
 
@@ -184,7 +185,9 @@ def throughput(broker: EmbeddedBroker, events: int, data_dir: Path) -> None:
           f"{pauses:.0f} checkpoint pauses of {pause_mean:.1f} ms on average")
 
 
-async def _collect_alerts(bootstrap: str, topic: str, seconds: float) -> list[float]:
+async def _collect_alerts(bootstrap: str, topic: str, seconds: float, until_ms: float,
+                          ) -> list[float]:
+    """Event time to arrival of each alert fired for an event stamped before `until_ms`."""
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, fetch_max_wait_ms=5,
                                 auto_offset_reset="latest")
     await consumer.start()
@@ -197,16 +200,12 @@ async def _collect_alerts(bootstrap: str, topic: str, seconds: float) -> list[fl
             for messages in batches.values():
                 for message in messages:
                     alert = orjson.loads(message.value)
-                    if alert["change"] == "fired":
-                        latencies.append(arrived - decode_time(alert["at"]))
+                    at = parse_timestamp(alert["at"])
+                    if alert["change"] == "fired" and at < until_ms:
+                        latencies.append(arrived - at)
     finally:
         await consumer.stop()
     return latencies
-
-
-def decode_time(text: str) -> float:
-    from engine.events import parse_timestamp
-    return parse_timestamp(text)
 
 
 def latency(broker: EmbeddedBroker, rate: int, seconds: float, lateness: str,
@@ -214,8 +213,13 @@ def latency(broker: EmbeddedBroker, rate: int, seconds: float, lateness: str,
     prefix = f"lat{lateness}."
     worker = Worker(broker, prefix, lateness, data_dir / prefix)
     cpu_before = worker.cpu_seconds()
-    producer = producer_process(_produce_live, broker.bootstrap, prefix, rate, seconds)
-    latencies = asyncio.run(_collect_alerts(broker.bootstrap, prefix + "alerts", seconds + 3))
+    # The feed runs on for a while after the measured span: the alerts of a feed's last
+    # seconds wait for the idle partition's watermark, which is not the steady state.
+    tail = parse_duration(lateness) / 1000 + 3
+    until_ms = time.time_ns() / 1e6 + seconds * 1000
+    producer = producer_process(_produce_live, broker.bootstrap, prefix, rate, seconds + tail)
+    latencies = asyncio.run(_collect_alerts(broker.bootstrap, prefix + "alerts", seconds + tail,
+                                            until_ms))
     producer.join()
     cpu = worker.cpu_seconds() - cpu_before
     events = worker.counter("ewe_events_total")
@@ -224,10 +228,10 @@ def latency(broker: EmbeddedBroker, rate: int, seconds: float, lateness: str,
     worker.stop()
     latencies.sort()
     p = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))]  # noqa: E731
-    print(f"latency         {rate:,} events/s for {seconds:.0f} s, lateness {lateness}: "
+    print(f"latency         {rate:,} events/s, {seconds:.0f} s measured, lateness {lateness}: "
           f"{len(latencies)} alerts, p50 {p(0.5):.0f} ms, p99 {p(0.99):.0f} ms, "
           f"max {latencies[-1]:.0f} ms, mean {statistics.mean(latencies):.0f} ms; "
-          f"worker CPU {cpu / seconds * 100:.0f}% of a core for {events:,.0f} events; "
+          f"worker CPU {cpu / (seconds + tail) * 100:.0f}% of a core for {events:,.0f} events; "
           f"{pauses:.0f} checkpoint pauses of {pause_mean:.1f} ms on average")
 
 
