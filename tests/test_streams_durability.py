@@ -21,6 +21,7 @@ from streaming import (
 
 from engine.simulation import simulate
 from streams.checkpoint import CheckpointStore
+from streams.records import split
 
 LATENESS_MS = 120_000
 HOUR_MS = 3_600_000
@@ -103,6 +104,39 @@ def test_two_workers_share_four_partitions_and_give_the_alerts_of_one(broker, sh
             worker.stop()
     assert live == expected
     assert all(count > 0 for count in records), records
+
+
+def test_state_moves_with_partitions_when_a_second_worker_joins_mid_stream(
+        broker, shipped_pack, city, tmp_path):
+    expected = changes(replayed(city, shipped_pack, LATENESS_MS))
+    prefix = unique_prefix()
+    records = batched_records(city, prefix)
+    half = len(records) // 2
+    settings = dict(lateness="2m", idle_after="0s")
+    first = WorkerProcess(tmp_path, broker=broker.url, prefix=prefix, **settings).start()
+    second = None
+    try:
+        produce(broker.bootstrap, records[:half])
+        wait_until_evaluated(first, sum(len(split(value)) for _, _, value in records[:half]))
+        second = WorkerProcess(tmp_path, broker=broker.url, prefix=prefix, **settings).start()
+        deadline = time.monotonic() + 40
+        while len(json.loads(second.get("/healthz"))["partitions"]) != 2:
+            assert time.monotonic() < deadline, "no rebalance"
+            time.sleep(0.3)
+        produce(broker.bootstrap, records[half:])
+        live = read_alerts(broker.bootstrap, prefix, expected)
+    finally:
+        for worker in (first, second):
+            if worker is not None:
+                worker.stop()
+    assert live == expected
+
+
+def wait_until_evaluated(worker: WorkerProcess, events: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while metric(worker, "ewe_events_total") + metric(worker, "ewe_late_events_total") < events:
+        assert time.monotonic() < deadline, "events not evaluated in time"
+        time.sleep(0.2)
 
 
 # -- the embedded `ewe run` ----------------------------------------------------------------------
