@@ -125,8 +125,8 @@ class Evaluator:
         source_max = sources.get(source, _NO_WATERMARK)
         floor = min((sources[other] for other in self._holding if other != source),
                     default=_NO_LIMIT)
-        if source_max != _NO_WATERMARK and min(source_max, floor) - lateness > watermark:
-            watermark = min(source_max, floor) - lateness   # another input stopped holding it
+        if source_max != _NO_WATERMARK:   # another input may have stopped holding it back
+            watermark = max(watermark, min(source_max, floor) - lateness)
         last = pending[-1] if pending else None
         for t, event in events:
             if t < watermark:

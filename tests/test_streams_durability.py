@@ -52,14 +52,23 @@ def metric(worker: WorkerProcess, name: str) -> float:
     return total
 
 
+def replaying_worker(broker, tmp_path, prefix: str, timeout: float = 20) -> WorkerProcess:
+    """A worker set up as `ewe replay` is: the replay's lateness, no clock-driven watermark."""
+    return WorkerProcess(tmp_path, broker=broker.url, prefix=prefix, lateness="2m",
+                         idle_after="0s").start(timeout)
+
+
+def partitions_of(worker: WorkerProcess) -> list[int]:
+    return json.loads(worker.get("/healthz"))["partitions"]
+
+
 def test_alerts_after_a_kill_9_and_restart_equal_those_of_an_uninterrupted_run(
         broker, shipped_pack, city, tmp_path):
     expected = changes(replayed(city, shipped_pack, LATENESS_MS))
     prefix = unique_prefix()
     records = batched_records(city, prefix)
     half = len(records) // 2
-    settings = dict(lateness="2m", idle_after="0s")
-    first = WorkerProcess(tmp_path, broker=broker.url, prefix=prefix, **settings).start()
+    first = replaying_worker(broker, tmp_path, prefix)
     produce(broker.bootstrap, records[:half])
     store = CheckpointStore(tmp_path / "checkpoints")
     deadline = time.monotonic() + 30
@@ -70,7 +79,7 @@ def test_alerts_after_a_kill_9_and_restart_equal_those_of_an_uninterrupted_run(
     produce(broker.bootstrap, records[half:])
     first.kill()
 
-    second = WorkerProcess(tmp_path, broker=broker.url, prefix=prefix, **settings).start(60)
+    second = replaying_worker(broker, tmp_path, prefix, timeout=60)
     print("restart ready in", second.started_in)
     try:
         live = read_alerts(broker.bootstrap, prefix, expected)
@@ -85,13 +94,11 @@ def test_two_workers_share_four_partitions_and_give_the_alerts_of_one(broker, sh
                                                                       tmp_path):
     expected = changes(replayed(city, shipped_pack, LATENESS_MS))
     prefix = unique_prefix()
-    settings = dict(lateness="2m", idle_after="0s")
-    workers = [WorkerProcess(tmp_path, broker=broker.url, prefix=prefix, **settings).start()
-               for _ in range(2)]
+    workers = [replaying_worker(broker, tmp_path, prefix) for _ in range(2)]
     try:
         deadline = time.monotonic() + 40
         while time.monotonic() < deadline:
-            shares = [json.loads(worker.get("/healthz"))["partitions"] for worker in workers]
+            shares = [partitions_of(worker) for worker in workers]
             if sorted(shares[0] + shares[1]) == [0, 1, 2, 3] and all(shares):
                 break
             time.sleep(0.3)
@@ -112,15 +119,14 @@ def test_state_moves_with_partitions_when_a_second_worker_joins_mid_stream(
     prefix = unique_prefix()
     records = batched_records(city, prefix)
     half = len(records) // 2
-    settings = dict(lateness="2m", idle_after="0s")
-    first = WorkerProcess(tmp_path, broker=broker.url, prefix=prefix, **settings).start()
+    first = replaying_worker(broker, tmp_path, prefix)
     second = None
     try:
         produce(broker.bootstrap, records[:half])
         wait_until_evaluated(first, sum(len(split(value)) for _, _, value in records[:half]))
-        second = WorkerProcess(tmp_path, broker=broker.url, prefix=prefix, **settings).start()
+        second = replaying_worker(broker, tmp_path, prefix)
         deadline = time.monotonic() + 40
-        while len(json.loads(second.get("/healthz"))["partitions"]) != 2:
+        while len(partitions_of(second)) != 2:
             assert time.monotonic() < deadline, "no rebalance"
             time.sleep(0.3)
         produce(broker.bootstrap, records[half:])
