@@ -1,0 +1,266 @@
+r"""The duty list (`rules/duty.yaml`): routing, grouping, SLA and inhibition for the center.
+
+Loaded with the same strictness and error format as rule files: every problem is collected with
+its file and line, and nothing of a file with an error is used.
+
+>>> duty = load_duty('''
+... sla:
+...   red: {acknowledge: 5m, dispatch: 15m, resolve: 2h}
+... grouping: {by: [labels.category, location.building], window: 30m}
+... duty:
+...   - match: {labels.category: waterlogging}
+...     department: 市排水管理处
+...     escalate_to: 市应急管理局
+... ''', "duty.yaml")
+>>> alert = {"severity": "red", "labels": {"category": "waterlogging"},
+...          "location": {"building": "B7"}}
+>>> duty.route(alert).department
+'市排水管理处'
+>>> duty.deadlines("red", 0)
+{'acknowledge': 300000, 'dispatch': 900000, 'resolve': 7200000}
+>>> duty.group_key(alert)
+'waterlogging\x1fB7'
+>>> try:
+...     load_duty("duty:\n  - match: {labels.category: gas}\n    departmnt: x\n", "duty.yaml")
+... except RuleFileError as error:
+...     print(error)
+duty.yaml:3: route 1: unknown key 'departmnt' (did you mean 'department'?)
+duty.yaml:2: route 1: a route needs a `department`
+"""
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine.durations import parse_duration
+from engine.lifecycle import Level
+from engine.matchers import check_path, field_of, matches
+from engine.rulefile import RuleError, RuleFileError
+from engine.yamlpos import LocatedDict, LocatedList, YamlError, load
+
+__all__ = ["DutyList", "Route", "Inhibition", "SLA_STEPS", "load_duty", "load_duty_file"]
+
+SLA_STEPS = ("acknowledge", "dispatch", "resolve")
+_TOP_KEYS = ("sla", "grouping", "inhibit", "duty", "reminders")
+_ROUTE_KEYS = ("match", "department", "escalate_to")
+_INHIBIT_KEYS = ("source", "target", "equal")
+_GROUP_SEPARATOR = "\x1f"
+_DEFAULT_REMINDER_MS = 900_000
+
+
+@dataclass(frozen=True)
+class Route:
+    match: dict[str, Any]
+    department: str
+    escalate_to: str | None = None
+
+
+@dataclass(frozen=True)
+class Inhibition:
+    """While an alert matching `source` fires, alerts matching `target` with the same values of
+    the `equal` fields are inhibited."""
+
+    source: dict[str, Any]
+    target: dict[str, Any]
+    equal: tuple[str, ...]
+
+
+@dataclass
+class DutyList:
+    sla: dict[str, dict[str, int]] = field(default_factory=dict)
+    group_by: tuple[str, ...] = ("labels.category", "location.building")
+    group_window_ms: int = 1_800_000
+    inhibit: list[Inhibition] = field(default_factory=list)
+    routes: list[Route] = field(default_factory=list)
+    reminder_ms: int = _DEFAULT_REMINDER_MS
+
+    def route(self, alert: Mapping[str, Any]) -> Route | None:
+        """The first route whose matcher the alert meets (first match wins)."""
+        return next((route for route in self.routes if matches(alert, route.match)), None)
+
+    def deadlines(self, severity: str, opened_at: int) -> dict[str, int]:
+        """Per SLA step, the instant by which it must be met, counted from the opening."""
+        return {step: opened_at + ms for step, ms in self.sla.get(severity, {}).items()}
+
+    def group_key(self, alert: Mapping[str, Any]) -> str:
+        """Alerts with the same key (within the window) are one incident."""
+        return _GROUP_SEPARATOR.join(str(field_of(alert, path) or "") for path in self.group_by)
+
+    def inhibited(self, alert: Mapping[str, Any], firing: Iterable[Mapping[str, Any]]) -> bool:
+        """Whether a firing alert is a cause whose symptoms include this alert."""
+        rules = [rule for rule in self.inhibit if matches(alert, rule.target)]
+        if not rules:
+            return False
+        for cause in firing:
+            if cause.get("id") == alert.get("id"):
+                continue
+            for rule in rules:
+                if matches(cause, rule.source) and all(
+                        field_of(cause, path) == field_of(alert, path) for path in rule.equal):
+                    return True
+        return False
+
+
+def load_duty_file(path: str | Path) -> DutyList:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise RuleFileError([RuleError(str(path), 1, f"cannot read: {error}")]) from None
+    return load_duty(text, str(path))
+
+
+def load_duty(text: str, filename: str) -> DutyList:
+    """Validate a duty list; `RuleFileError` with every problem."""
+    try:
+        document = load(text, filename)
+    except YamlError as error:
+        raise RuleFileError([RuleError(filename, error.line, error.message)]) from None
+    loader = _DutyLoader(filename)
+    duty = loader.document(document)
+    if loader.errors:
+        raise RuleFileError(loader.errors)
+    return duty
+
+
+class _DutyLoader:
+    def __init__(self, filename: str) -> None:
+        self.filename = filename
+        self.errors: list[RuleError] = []
+
+    def error(self, line: int, message: str, **where: Any) -> None:
+        self.errors.append(RuleError(self.filename, line, message, **where))
+
+    def unknown_keys(self, node: LocatedDict, allowed: tuple[str, ...], **where: Any) -> None:
+        for key in node:
+            if key not in allowed:
+                close = difflib.get_close_matches(str(key), allowed, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                self.error(node.line_of(key), f"unknown key {key!r}{hint}", **where)
+
+    def document(self, document: Any) -> DutyList:
+        duty = DutyList()
+        if document is None:
+            return duty
+        if not isinstance(document, LocatedDict):
+            self.error(1, "a duty list is a mapping with sla, grouping, inhibit, duty")
+            return duty
+        self.unknown_keys(document, _TOP_KEYS)
+        if "sla" in document:
+            duty.sla = self.sla(document["sla"], document.line_of("sla"))
+        if "grouping" in document:
+            duty.group_by, duty.group_window_ms = self.grouping(
+                document["grouping"], document.line_of("grouping"))
+        if "reminders" in document:
+            duty.reminder_ms = self.duration(document["reminders"], document.line_of("reminders"))
+        duty.inhibit = [rule for index, node in enumerate(self.items(document, "inhibit"), 1)
+                        if (rule := self.inhibition(node, index)) is not None]
+        duty.routes = [route for index, node in enumerate(self.items(document, "duty"), 1)
+                       if (route := self.route(node, index)) is not None]
+        return duty
+
+    def items(self, document: LocatedDict, key: str) -> list:
+        node = document.get(key)
+        if node is None:
+            return []
+        if not isinstance(node, LocatedList):
+            self.error(document.line_of(key), f"`{key}` is a list")
+            return []
+        return node
+
+    def duration(self, value: Any, line: int) -> int:
+        try:
+            ms = parse_duration(value)
+        except ValueError as error:
+            self.error(line, str(error))
+            return 0
+        if ms <= 0:
+            self.error(line, "a duration must be positive")
+        return ms
+
+    def sla(self, node: Any, line: int) -> dict[str, dict[str, int]]:
+        if not isinstance(node, LocatedDict):
+            self.error(line, "`sla` maps a severity to its deadlines per step")
+            return {}
+        policy = {}
+        for severity, steps in node.items():
+            at = node.line_of(severity)
+            if severity not in Level.__members__:
+                self.error(at, f"unknown severity {severity!r}; one of: "
+                           f"{', '.join(Level.__members__)}")
+                continue
+            if not isinstance(steps, LocatedDict):
+                self.error(at, f"sla for {severity} maps steps ({', '.join(SLA_STEPS)}) to "
+                           "durations")
+                continue
+            self.unknown_keys(steps, SLA_STEPS)
+            policy[severity] = {step: self.duration(steps[step], steps.line_of(step))
+                                for step in SLA_STEPS if step in steps}
+        return policy
+
+    def grouping(self, node: Any, line: int) -> tuple[tuple[str, ...], int]:
+        if not isinstance(node, LocatedDict) or "by" not in node or "window" not in node:
+            self.error(line, "`grouping` needs `by` (a list of fields) and `window`")
+            return DutyList.group_by, DutyList.group_window_ms
+        self.unknown_keys(node, ("by", "window"))
+        by = node["by"]
+        if not isinstance(by, LocatedList) or not by:
+            self.error(node.line_of("by"), "`by` is a non-empty list of fields")
+            by = []
+        return (tuple(self.path(path, node.line_of("by")) for path in by),
+                self.duration(node["window"], node.line_of("window")))
+
+    def path(self, path: Any, line: int, **where: Any) -> str:
+        try:
+            return check_path(str(path))
+        except ValueError as error:
+            self.error(line, str(error), **where)
+            return str(path)
+
+    def matcher(self, node: Any, line: int, name: str, **where: Any) -> dict[str, Any]:
+        if not isinstance(node, LocatedDict):
+            self.error(line, f"`{name}` maps fields to the values they must equal", **where)
+            return {}
+        for path in node:
+            self.path(path, node.line_of(path), **where)
+            if isinstance(node[path], (dict, list)):
+                self.error(node.line_of(path), f"the value of {path!r} must be a scalar",
+                           **where)
+        return dict(node)
+
+    def route(self, node: Any, index: int) -> Route | None:
+        where = {"index": index, "what": "route"}
+        if not isinstance(node, LocatedDict):
+            self.error(getattr(node, "line", 1), "a route is a mapping", **where)
+            return None
+        self.unknown_keys(node, _ROUTE_KEYS, **where)
+        match = self.matcher(node.get("match", {}), node.line_of("match"), "match", **where)
+        department = node.get("department")
+        if not isinstance(department, str) or not department:
+            self.error(node.line, "a route needs a `department`", **where)
+            return None
+        escalate_to = node.get("escalate_to")
+        if escalate_to is not None and not isinstance(escalate_to, str):
+            self.error(node.line_of("escalate_to"), "`escalate_to` is a department name", **where)
+        return Route(match, department, escalate_to)
+
+    def inhibition(self, node: Any, index: int) -> Inhibition | None:
+        where = {"index": index, "what": "inhibit rule"}
+        if not isinstance(node, LocatedDict):
+            self.error(getattr(node, "line", 1), "an inhibit rule is a mapping", **where)
+            return None
+        self.unknown_keys(node, _INHIBIT_KEYS, **where)
+        if "source" not in node or "target" not in node:
+            self.error(node.line, "an inhibit rule needs `source` and `target`", **where)
+            return None
+        equal = node.get("equal", [])
+        if not isinstance(equal, LocatedList):
+            self.error(node.line_of("equal"), "`equal` is a list of fields", **where)
+            equal = []
+        return Inhibition(
+            self.matcher(node["source"], node.line_of("source"), "source", **where),
+            self.matcher(node["target"], node.line_of("target"), "target", **where),
+            tuple(self.path(path, node.line_of("equal"), **where) for path in equal))
