@@ -265,8 +265,13 @@ def _evidence(event: Event) -> dict:
     if event.kind == "reading":
         return {"id": event.id, "ts": event.ts, "device_id": event.device_id, "type": event.type,
                 "value": event.value}
-    return {"id": event.id, "ts": event.ts, "category": event.category,
-            "text": event.text[:_TEXT_EVIDENCE_CHARS]}
+    evidence = {"id": event.id, "ts": event.ts, "category": event.category,
+                "text": event.text[:_TEXT_EVIDENCE_CHARS]}
+    if event.reporter:
+        # Carried to the center, which answers the reporter; masked there for viewers and
+        # removed from every broadcast.
+        evidence["reporter"] = event.reporter
+    return evidence
 
 
 def _location(location: Any) -> dict | None:

@@ -1,0 +1,1 @@
+"""The operations center: the alert ledger, the warning chain, routing and SLA, and the API."""

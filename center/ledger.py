@@ -1,0 +1,639 @@
+"""The alert ledger: every warning, its incident, its chain and its full history.
+
+The ledger records what the workers raise (`ingest`, idempotent under re-delivery), what people do
+(`act`, `feedback`) and what the clock brings (`tick`: SLA escalations, reminders, notices held
+back by a silence or an inhibition). Each change is an append-only row in `alert_events`; the
+`alerts` row holds the state derived from them, so lists and filters stay cheap.
+
+Two states are kept apart: the *condition* (firing / resolved, from the rule) and the *chain*
+(open → … → closed, from people). An alert that clears before anyone acknowledges it is
+condition-resolved and chain-open, and stays listed as such.
+
+Time comes from the `clock` given at construction (milliseconds); nothing here reads the wall
+clock, so tests drive SLA deadlines by moving an injected clock.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import secrets
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, fields
+from typing import Any
+
+import orjson
+
+from center.store import Cursor, Store
+from engine.chain import ChainError, State, answered, transition
+from engine.duty import SLA_STEPS, DutyList
+from engine.events import format_timestamp, parse_timestamp
+from engine.lifecycle import Level
+from engine.matchers import matches
+from engine.silence import Silence, mutes
+
+__all__ = ["Ledger", "AlertFilter", "IncidentFilter", "NotFound", "BadRequest", "IngestResult",
+           "Page", "FEEDBACK_VERDICTS"]
+
+FEEDBACK_VERDICTS = ("true_positive", "false_positive")
+_CONDITION_CHANGES = ("fired", "escalated", "resolved")
+_ACTION_FIELDS = {"acknowledge": ("note",), "dispatch": ("department", "handler", "note"),
+                  "resolve": ("note",), "reply": ("message",), "close": ("note",),
+                  "false_positive": ("note",), "assign": ("handler",), "comment": ("text",)}
+
+
+class NotFound(LookupError):
+    """No alert, incident or silence with that id."""
+
+
+class BadRequest(ValueError):
+    """A request the ledger cannot take as given (a malformed cursor, an empty feedback)."""
+
+
+@dataclass(frozen=True)
+class AlertFilter:
+    """Every given field must match; `since`/`until` bound the start of the episode (ms)."""
+
+    severity: str | None = None
+    condition: str | None = None
+    state: str | None = None
+    category: str | None = None
+    rule: str | None = None
+    district: str | None = None
+    street: str | None = None
+    community: str | None = None
+    grid: str | None = None
+    building: str | None = None
+    incident: str | None = None
+    since: int | None = None
+    until: int | None = None
+
+
+@dataclass(frozen=True)
+class IncidentFilter:
+    category: str | None = None
+    building: str | None = None
+
+
+_COLUMN_OF = {"state": "chain", "incident": "incident_id"}
+
+
+@dataclass
+class IngestResult:
+    new: int = 0
+    updated: int = 0
+    duplicates: int = 0
+
+
+@dataclass
+class Page:
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+Listener = Callable[[dict[str, Any]], None]
+
+
+class Ledger:
+    def __init__(self, store: Store, duty: DutyList, *, clock: Callable[[], int],
+                 targets: Sequence[str] = (), listeners: Iterable[Listener] = ()) -> None:
+        self.store = store
+        self.duty = duty
+        self.clock = clock
+        self.targets = tuple(targets)          # webhook names every notice is queued for
+        self.listeners = list(listeners)
+        self._for_update = " FOR UPDATE" if store.dialect == "postgres" else ""
+
+    # -- what the workers raise ------------------------------------------------------------------
+    def ingest(self, records: Iterable[Mapping[str, Any]]) -> IngestResult:
+        """Record alert changes from `ewe.alerts`; a change already recorded is skipped."""
+        result = IngestResult()
+        feed: list[dict] = []
+        with self.store.transaction() as tx:
+            now = self.clock()
+            silences = self._active_silences(tx, now)
+            for record in records:
+                outcome = self._ingest_one(tx, record, now, silences, feed)
+                setattr(result, outcome, getattr(result, outcome) + 1)
+        self._publish(feed)
+        return result
+
+    def _ingest_one(self, tx: Cursor, record: Mapping[str, Any], now: int,
+                    silences: list[Silence], feed: list[dict]) -> str:
+        alert_id, change = record["id"], record["change"]
+        at = parse_timestamp(record["at"])
+        inserted = tx.execute(
+            "INSERT INTO alert_events (alert_id, at, actor, kind, data, dedupe) "
+            "VALUES (?, ?, 'engine', ?, ?, ?) ON CONFLICT (dedupe) DO NOTHING",
+            (alert_id, now, change, orjson.dumps({"severity": record["severity"],
+                                                  "at": record["at"]}).decode(),
+             f"{alert_id}:{change}:{at}")).rowcount
+        if not inserted:
+            return "duplicates"
+        row = tx.execute(f"SELECT * FROM alerts WHERE id = ?{self._for_update}",
+                         (alert_id,)).fetchone()
+        if row is None:
+            row = self._open(tx, record, at, now, silences)
+            outcome = "new"
+        else:
+            row = self._update_condition(tx, row, record, at, now, silences)
+            outcome = "updated"
+        if any(matches(record, rule.source) for rule in self.duty.inhibit):
+            self._refresh_inhibition(tx, now)
+        feed.append({"type": "alert", "change": change, "alert": _summary(row)})
+        return outcome
+
+    def _open(self, tx: Cursor, record: Mapping[str, Any], at: int, now: int,
+              silences: list[Silence]) -> dict:
+        location = record.get("location") or {}
+        route = self.duty.route(record)
+        condition = "resolved" if record["change"] == "resolved" else "firing"
+        deadlines = self.duty.deadlines(record["severity"], now)
+        row = {
+            "id": record["id"], "rule": record["rule"], "alert_key": record["key"],
+            "severity": record["severity"], "condition": condition, "chain": State.open.value,
+            "category": (record.get("labels") or {}).get("category"),
+            **{level: location.get(level)
+               for level in ("district", "street", "community", "grid", "building")},
+            "starts_at": parse_timestamp(record["starts_at"]), "condition_at": at,
+            "opened_at": now, "updated_at": now,
+            "department": route.department if route else None,
+            "escalate_to": route.escalate_to if route else None, "handler": None,
+            "incident_id": self._group(tx, record, now),
+            "inhibited": int(condition == "firing"
+                             and self.duty.inhibited(record, self._firing_causes(tx, record))),
+            "notified": "none", "escalated": "", "next_due": _next_due(deadlines, State.open, ()),
+            "remind_at": None, "verdict": None, "satisfaction": None, "corrected_category": None,
+            "body": orjson.dumps(record).decode(),
+        }
+        if condition == "firing" and not self._muted(row, record, silences, now):
+            self._notify(tx, row, record, "firing", now)
+            row["notified"] = "firing"
+        names = list(row)
+        tx.execute(f"INSERT INTO alerts ({', '.join(names)}) "
+                   f"VALUES ({', '.join('?' for _ in names)})", [row[name] for name in names])
+        return row
+
+    def _update_condition(self, tx: Cursor, row: dict, record: Mapping[str, Any], at: int,
+                          now: int, silences: list[Silence]) -> dict:
+        if at < row["condition_at"]:
+            return row    # an older change delivered late: the history has it, the state not
+        changes: dict[str, Any] = {
+            "condition": "resolved" if record["change"] == "resolved" else "firing",
+            "severity": record["severity"], "condition_at": at, "updated_at": now,
+            "body": orjson.dumps(record).decode()}
+        if record["severity"] != row["severity"]:
+            deadlines = self.duty.deadlines(record["severity"], row["opened_at"])
+            changes["next_due"] = _next_due(deadlines, State(row["chain"]),
+                                            _steps(row["escalated"]))
+        row = {**row, **changes}
+        if row["notified"] == "firing" and record["change"] == "resolved":
+            self._notify(tx, row, record, "resolved", now)
+            row["notified"] = changes["notified"] = "resolved"
+        elif (row["notified"] == "firing" and record["change"] == "escalated"
+              and not self._muted(row, record, silences, now)):
+            self._notify(tx, row, record, "firing", now)
+        _update(tx, row["id"], changes)
+        return row
+
+    def _group(self, tx: Cursor, record: Mapping[str, Any], now: int) -> str:
+        key = self.duty.group_key(record)
+        starts_at = parse_timestamp(record["starts_at"])
+        window = self.duty.group_window_ms
+        incident = tx.execute(
+            "SELECT id, severity, last_starts_at FROM incidents WHERE group_key = ? "
+            "AND last_starts_at >= ? AND first_starts_at <= ? "
+            f"ORDER BY last_starts_at DESC LIMIT 1{self._for_update}",
+            (key, starts_at - window, starts_at + window)).fetchone()
+        if incident is None:
+            incident_id = f"inc-{record['id']}"
+            tx.execute("INSERT INTO incidents (id, group_key, category, building, severity, "
+                       "opened_at, first_starts_at, last_starts_at, alert_count) "
+                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)",
+                       (incident_id, key, (record.get("labels") or {}).get("category"),
+                        (record.get("location") or {}).get("building"), record["severity"],
+                        now, starts_at, starts_at))
+            return incident_id
+        severity = max(incident["severity"], record["severity"], key=Level.__getitem__)
+        tx.execute("UPDATE incidents SET alert_count = alert_count + 1, severity = ?, "
+                   "last_starts_at = ? WHERE id = ?",
+                   (severity, max(incident["last_starts_at"], starts_at), incident["id"]))
+        return incident["id"]
+
+    # -- mutes: silences and inhibition ----------------------------------------------------------
+    def _active_silences(self, tx: Cursor, now: int) -> list[Silence]:
+        rows = tx.execute("SELECT * FROM silences WHERE starts_at <= ? AND ends_at > ?",
+                          (now, now)).fetchall()
+        return [_silence(row) for row in rows]
+
+    def _muted(self, row: Mapping[str, Any], record: Mapping[str, Any],
+               silences: list[Silence], now: int) -> bool:
+        return bool(row["inhibited"]) or mutes(record, silences, now=now)
+
+    def _firing_causes(self, tx: Cursor, record: Mapping[str, Any]) -> list[dict]:
+        sources = [rule.source for rule in self.duty.inhibit
+                   if matches(record, rule.target)]
+        if not sources:
+            return []
+        rules = {source.get("rule") for source in sources}
+        if None in rules:
+            rows = tx.execute("SELECT body FROM alerts WHERE condition = 'firing'").fetchall()
+        else:
+            rows = tx.execute(
+                f"SELECT body FROM alerts WHERE condition = 'firing' AND rule IN "
+                f"({', '.join('?' for _ in rules)})", sorted(rules)).fetchall()
+        return [orjson.loads(row["body"]) for row in rows]
+
+    def _refresh_inhibition(self, tx: Cursor, now: int) -> None:
+        """A cause changed: mark again which firing alerts it inhibits."""
+        for row in tx.execute("SELECT id, inhibited, body FROM alerts "
+                              "WHERE condition = 'firing'").fetchall():
+            record = orjson.loads(row["body"])
+            inhibited = int(self.duty.inhibited(record, self._firing_causes(tx, record)))
+            if inhibited != row["inhibited"]:
+                _update(tx, row["id"], {"inhibited": inhibited, "updated_at": now})
+
+    # -- what people do --------------------------------------------------------------------------
+    def act(self, alert_id: str, action: str, given: Mapping[str, Any], *, actor: str) -> dict:
+        """Apply a chain action; the alert's new view, or ChainError with the reason."""
+        feed: list[dict] = []
+        with self.store.transaction() as tx:
+            now = self.clock()
+            row = self._row(tx, alert_id)
+            allowed = _ACTION_FIELDS.get(action, ())
+            unknown = sorted(set(given) - set(allowed))
+            if unknown:
+                raise ChainError(f"{action} takes no field {', '.join(map(repr, unknown))}"
+                                 + (f"; it takes {', '.join(allowed)}" if allowed else ""))
+            recorded = {name: value for name, value in given.items() if value is not None}
+            state = transition(State(row["chain"]), action, recorded)
+            changes: dict[str, Any] = {"chain": state.value, "updated_at": now,
+                                       "remind_at": None}
+            if action == "dispatch":
+                changes["department"] = recorded["department"]
+                changes["handler"] = recorded.get("handler")
+            elif action == "assign":
+                changes["handler"] = recorded["handler"]
+            elif action == "false_positive":
+                changes["verdict"] = "false_positive"
+            if action != "comment":
+                deadlines = self.duty.deadlines(row["severity"], row["opened_at"])
+                changes["next_due"] = _next_due(deadlines, state, _steps(row["escalated"]))
+            else:
+                del changes["remind_at"]
+            _update(tx, alert_id, changes)
+            event = self._append(tx, alert_id, now, actor, action, recorded)
+            row.update(changes)
+        feed.append({"type": "event", "event": event, "alert": _summary(row)})
+        self._publish(feed)
+        return self._detail_row(row)
+
+    def feedback(self, alert_id: str, *, actor: str, verdict: str | None = None,
+                 satisfaction: int | None = None, corrected_category: str | None = None,
+                 comment: str | None = None) -> dict:
+        """Record feedback on an alert: staff verdict, resident satisfaction, re-classification."""
+        given = {"verdict": verdict, "satisfaction": satisfaction,
+                 "corrected_category": corrected_category, "comment": comment}
+        given = {name: value for name, value in given.items() if value is not None}
+        if not set(given) - {"comment"}:
+            raise BadRequest("feedback needs at least one of verdict, satisfaction, "
+                             "corrected_category")
+        if verdict is not None and verdict not in FEEDBACK_VERDICTS:
+            raise BadRequest(f"verdict must be one of {', '.join(FEEDBACK_VERDICTS)}")
+        if satisfaction is not None and not 1 <= satisfaction <= 5:
+            raise BadRequest("satisfaction is 1 to 5")
+        with self.store.transaction() as tx:
+            now = self.clock()
+            row = self._row(tx, alert_id)
+            changes = {name: given[name] for name in
+                       ("verdict", "satisfaction", "corrected_category") if name in given}
+            changes["updated_at"] = now
+            _update(tx, alert_id, changes)
+            event = self._append(tx, alert_id, now, actor, "feedback", given)
+            row.update(changes)
+        self._publish([{"type": "event", "event": event, "alert": _summary(row)}])
+        return self._detail_row(row)
+
+    def _append(self, tx: Cursor, alert_id: str, at: int, actor: str, kind: str,
+                data: Mapping[str, Any]) -> dict:
+        text = orjson.dumps(data).decode()
+        tx.execute("INSERT INTO alert_events (alert_id, at, actor, kind, data) "
+                   "VALUES (?, ?, ?, ?, ?)", (alert_id, at, actor, kind, text))
+        return {"alert_id": alert_id, "at": format_timestamp(at), "actor": actor, "kind": kind,
+                "data": dict(data)}
+
+    # -- what the clock brings -------------------------------------------------------------------
+    def tick(self) -> dict[str, int]:
+        """Escalate missed SLA deadlines, repeat reminders, and send the notices that a silence
+        or an inhibition held back and that are due now. Counts of each."""
+        counts = {"escalations": 0, "reminders": 0, "released": 0}
+        feed: list[dict] = []
+        with self.store.transaction() as tx:
+            if not self._scheduler_turn(tx):
+                return counts
+            now = self.clock()
+            silences = self._active_silences(tx, now)
+            for row in tx.execute("SELECT * FROM alerts WHERE next_due <= ?",
+                                  (now,)).fetchall():
+                record = orjson.loads(row["body"])
+                if row["condition"] == "resolved" and row["chain"] == State.open.value:
+                    # Cleared before anyone looked: shown as such, not escalated.
+                    _update(tx, row["id"], {"next_due": None})
+                    continue
+                if self._muted(row, record, silences, now):
+                    continue
+                feed.append(self._escalate(tx, row, record, now))
+                counts["escalations"] += 1
+            for row in tx.execute("SELECT * FROM alerts WHERE remind_at <= ?",
+                                  (now,)).fetchall():
+                record = orjson.loads(row["body"])
+                if self._muted(row, record, silences, now):
+                    continue
+                self._notify(tx, row, record, "reminder", now, receiver=row["escalate_to"])
+                feed.append({"type": "event", "alert": _summary(row), "event": self._append(
+                    tx, row["id"], now, "center", "reminder", {"escalate_to": row["escalate_to"]})})
+                _update(tx, row["id"], {"remind_at": now + self.duty.reminder_ms})
+                counts["reminders"] += 1
+            for row in tx.execute("SELECT * FROM alerts WHERE condition = 'firing' "
+                                  "AND notified = 'none'").fetchall():
+                record = orjson.loads(row["body"])
+                if self._muted(row, record, silences, now):
+                    continue
+                self._notify(tx, row, record, "firing", now)
+                _update(tx, row["id"], {"notified": "firing"})
+                counts["released"] += 1
+        self._publish(feed)
+        return counts
+
+    def _escalate(self, tx: Cursor, row: dict, record: dict, now: int) -> dict:
+        deadlines = self.duty.deadlines(row["severity"], row["opened_at"])
+        state = State(row["chain"])
+        step = min((at, step) for step, at in deadlines.items()
+                   if step not in _steps(row["escalated"]) and not answered(state, step))[1]
+        escalated = _steps(row["escalated"]) + (step,)
+        changes = {"escalated": ",".join(escalated), "updated_at": now,
+                   "next_due": _next_due(deadlines, state, escalated),
+                   "remind_at": now + self.duty.reminder_ms}
+        _update(tx, row["id"], changes)
+        row = {**row, **changes}
+        self._notify(tx, row, record, "escalation", now, receiver=row["escalate_to"], step=step)
+        event = self._append(tx, row["id"], now, "center", "sla_missed",
+                             {"step": step, "deadline": format_timestamp(deadlines[step]),
+                              "severity": row["severity"], "escalate_to": row["escalate_to"]})
+        return {"type": "event", "event": event, "alert": _summary(row)}
+
+    def _scheduler_turn(self, tx: Cursor) -> bool:
+        """One replica at a time runs the scheduler (PostgreSQL); SQLite has one process."""
+        if self.store.dialect != "postgres":
+            return True
+        return tx.execute("SELECT pg_try_advisory_xact_lock(7407) AS mine").fetchone()["mine"]
+
+    def _notify(self, tx: Cursor, row: Mapping[str, Any], record: Mapping[str, Any], kind: str,
+                now: int, *, receiver: str | None = None, step: str | None = None) -> None:
+        """Queue a notice for every webhook; the outbox delivers it with retries."""
+        if not self.targets:
+            return
+        notice = {"kind": kind, "receiver": receiver or row["department"], "step": step,
+                  "alert": {**_summary(row), "labels": record.get("labels") or {},
+                            "evidence": without_contacts(record.get("evidence") or [])}}
+        payload = orjson.dumps(notice).decode()
+        for target in self.targets:
+            tx.execute("INSERT INTO notifications (target, alert_id, kind, payload, "
+                       "next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                       (target, row["id"], kind, payload, now, now))
+
+    # -- silences --------------------------------------------------------------------------------
+    def add_silence(self, *, matchers: Mapping[str, Any], starts_at: int, ends_at: int,
+                    author: str, reason: str) -> dict:
+        if ends_at <= starts_at:
+            raise BadRequest("a silence must end after it starts")
+        silence = Silence(f"sil-{secrets.token_hex(8)}", dict(matchers), starts_at, ends_at,
+                          author, reason)
+        with self.store.transaction() as tx:
+            tx.execute("INSERT INTO silences (id, matchers, starts_at, ends_at, author, reason, "
+                       "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                       (silence.id, orjson.dumps(silence.matchers).decode(), starts_at, ends_at,
+                        author, reason, self.clock()))
+        return _silence_view(silence, self.clock())
+
+    def silences(self) -> list[dict]:
+        now = self.clock()
+        with self.store.transaction() as tx:
+            rows = tx.execute("SELECT * FROM silences ORDER BY starts_at DESC, id").fetchall()
+        return [_silence_view(_silence(row), now) for row in rows]
+
+    def expire_silence(self, silence_id: str) -> dict:
+        """End a silence now (the record stays, as history)."""
+        with self.store.transaction() as tx:
+            now = self.clock()
+            row = tx.execute("SELECT * FROM silences WHERE id = ?", (silence_id,)).fetchone()
+            if row is None:
+                raise NotFound(f"no silence {silence_id!r}")
+            silence = _silence(row)
+            if silence.ends_at > now:
+                silence = silence._replace(ends_at=max(now, silence.starts_at))
+                tx.execute("UPDATE silences SET ends_at = ? WHERE id = ?",
+                           (silence.ends_at, silence_id))
+        return _silence_view(silence, now)
+
+    # -- reading ---------------------------------------------------------------------------------
+    def alert(self, alert_id: str) -> dict:
+        with self.store.transaction() as tx:
+            row = self._row(tx, alert_id)
+        return self._detail_row(row)
+
+    def _detail_row(self, row: Mapping[str, Any]) -> dict:
+        record = orjson.loads(row["body"])
+        deadlines = self.duty.deadlines(row["severity"], row["opened_at"])
+        with self.store.transaction() as tx:
+            events = tx.execute("SELECT * FROM alert_events WHERE alert_id = ? ORDER BY seq",
+                                (row["id"],)).fetchall()
+            incident = tx.execute("SELECT * FROM incidents WHERE id = ?",
+                                  (row["incident_id"],)).fetchone()
+            silenced = mutes(record, self._active_silences(tx, self.clock()), now=self.clock())
+        state = State(row["chain"])
+        return {
+            **_summary(row),
+            "labels": record.get("labels") or {},
+            "evidence": record.get("evidence") or [],
+            "occurrences": record.get("occurrences"),
+            "escalate_to": row["escalate_to"],
+            "silenced": silenced,
+            "incident": _incident_view(incident) if incident else None,
+            "sla": [{"step": step, "deadline": format_timestamp(at),
+                     "met": answered(state, step),
+                     "escalated": step in _steps(row["escalated"])}
+                    for step, at in deadlines.items()],
+            "feedback": {"verdict": row["verdict"], "satisfaction": row["satisfaction"],
+                         "corrected_category": row["corrected_category"]},
+            "timeline": [{"seq": event["seq"], "at": format_timestamp(event["at"]),
+                          "actor": event["actor"], "kind": event["kind"],
+                          "data": orjson.loads(event["data"])} for event in events],
+        }
+
+    def alerts(self, where: AlertFilter, *, limit: int = 50, cursor: str | None = None) -> Page:
+        """Newest first by the instant the ledger opened them; `cursor` continues a page."""
+        clauses, params = _clauses(where)
+        if where.since is not None:
+            clauses.append("starts_at >= ?")
+            params.append(where.since)
+        if where.until is not None:
+            clauses.append("starts_at < ?")
+            params.append(where.until)
+        rows = self._page(tx_sql="SELECT * FROM alerts", clauses=clauses, params=params,
+                          limit=limit, cursor=cursor)
+        return _paged(rows, limit, _summary)
+
+    def incidents(self, where: IncidentFilter, *, limit: int = 50,
+                  cursor: str | None = None) -> Page:
+        clauses, params = _clauses(where)
+        rows = self._page(tx_sql="SELECT * FROM incidents", clauses=clauses, params=params,
+                          limit=limit, cursor=cursor)
+        return _paged(rows, limit, _incident_view)
+
+    def incident(self, incident_id: str) -> dict:
+        with self.store.transaction() as tx:
+            row = tx.execute("SELECT * FROM incidents WHERE id = ?", (incident_id,)).fetchone()
+            if row is None:
+                raise NotFound(f"no incident {incident_id!r}")
+            alerts = tx.execute("SELECT * FROM alerts WHERE incident_id = ? "
+                                "ORDER BY starts_at, id", (incident_id,)).fetchall()
+        return {**_incident_view(row), "alerts": [_summary(alert) for alert in alerts]}
+
+    def _page(self, *, tx_sql: str, clauses: list[str], params: list, limit: int,
+              cursor: str | None) -> list[dict]:
+        if cursor is not None:
+            opened_at, last_id = _decode_cursor(cursor)
+            clauses.append("(opened_at < ? OR (opened_at = ? AND id < ?))")
+            params += [opened_at, opened_at, last_id]
+        sql = tx_sql + (" WHERE " + " AND ".join(clauses) if clauses else "")
+        sql += " ORDER BY opened_at DESC, id DESC LIMIT ?"
+        with self.store.transaction() as tx:
+            return tx.execute(sql, [*params, limit + 1]).fetchall()
+
+    def _row(self, tx: Cursor, alert_id: str) -> dict:
+        row = tx.execute(f"SELECT * FROM alerts WHERE id = ?{self._for_update}",
+                         (alert_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"no alert {alert_id!r}")
+        return row
+
+    # -- out: chain events for Kafka, the live feed ----------------------------------------------
+    def unpublished(self, limit: int = 500) -> list[dict]:
+        """Chain events not yet on `ewe.alert-events`, oldest first, with their alert's rule."""
+        with self.store.transaction() as tx:
+            rows = tx.execute(
+                "SELECT e.seq, e.alert_id, e.at, e.actor, e.kind, e.data, a.rule, a.alert_key "
+                "FROM alert_events e JOIN alerts a ON a.id = e.alert_id "
+                "WHERE e.published = 0 ORDER BY e.seq LIMIT ?", (limit,)).fetchall()
+        return [{"seq": row["seq"], "alert_id": row["alert_id"], "rule": row["rule"],
+                 "key": row["alert_key"], "kind": row["kind"], "actor": row["actor"],
+                 "at": format_timestamp(row["at"]), "data": orjson.loads(row["data"])}
+                for row in rows]
+
+    def mark_published(self, seqs: Sequence[int]) -> None:
+        if not seqs:
+            return
+        with self.store.transaction() as tx:
+            tx.execute(f"UPDATE alert_events SET published = 1 WHERE seq IN "
+                       f"({', '.join('?' for _ in seqs)})", list(seqs))
+
+    def _publish(self, feed: list[dict]) -> None:
+        for item in feed:
+            for listener in self.listeners:
+                listener(item)
+
+
+# -- rows and views ------------------------------------------------------------------------------
+def _update(tx: Cursor, alert_id: str, changes: Mapping[str, Any]) -> None:
+    names = list(changes)
+    tx.execute(f"UPDATE alerts SET {', '.join(f'{name} = ?' for name in names)} WHERE id = ?",
+               [*(changes[name] for name in names), alert_id])
+
+
+def _clauses(where: AlertFilter | IncidentFilter) -> tuple[list[str], list]:
+    clauses, params = [], []
+    for spec in fields(where):
+        value = getattr(where, spec.name)
+        if value is None or spec.name in ("since", "until"):
+            continue
+        clauses.append(f"{_COLUMN_OF.get(spec.name, spec.name)} = ?")
+        params.append(value)
+    return clauses, params
+
+
+def _paged(rows: list[dict], limit: int, view: Callable[[dict], dict]) -> Page:
+    more = len(rows) > limit
+    rows = rows[:limit]
+    cursor = _encode_cursor(rows[-1]["opened_at"], rows[-1]["id"]) if more else None
+    return Page([view(row) for row in rows], cursor)
+
+
+def _encode_cursor(opened_at: int, last_id: str) -> str:
+    return base64.urlsafe_b64encode(f"{opened_at}:{last_id}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[int, str]:
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        opened_at, last_id = text.split(":", 1)
+        return int(opened_at), last_id
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise BadRequest(f"invalid cursor {cursor!r}: pass next_cursor of a previous page "
+                         "unchanged") from None
+
+
+def _steps(text: str) -> tuple[str, ...]:
+    return tuple(step for step in text.split(",") if step)
+
+
+def _next_due(deadlines: Mapping[str, int], state: State, escalated: Iterable[str]) -> int | None:
+    """The earliest deadline not yet met nor escalated."""
+    escalated = set(escalated)
+    due = [at for step, at in deadlines.items() if step in SLA_STEPS
+           and step not in escalated and not answered(state, step)]
+    return min(due) if due else None
+
+
+def _summary(row: Mapping[str, Any]) -> dict:
+    record = orjson.loads(row["body"])
+    return {
+        "id": row["id"], "rule": row["rule"], "key": row["alert_key"],
+        "severity": row["severity"], "condition": row["condition"], "state": row["chain"],
+        "title": record.get("title"), "summary": record.get("summary"),
+        "category": row["category"], "location": record.get("location") or {},
+        "starts_at": format_timestamp(row["starts_at"]),
+        "condition_changed_at": format_timestamp(row["condition_at"]),
+        "opened_at": format_timestamp(row["opened_at"]),
+        "updated_at": format_timestamp(row["updated_at"]),
+        "department": row["department"], "handler": row["handler"],
+        "incident_id": row["incident_id"], "inhibited": bool(row["inhibited"]),
+        "notified": row["notified"], "escalated": list(_steps(row["escalated"])),
+    }
+
+
+def _incident_view(row: Mapping[str, Any]) -> dict:
+    return {"id": row["id"], "category": row["category"], "building": row["building"],
+            "severity": row["severity"], "alert_count": row["alert_count"],
+            "opened_at": format_timestamp(row["opened_at"]),
+            "first_starts_at": format_timestamp(row["first_starts_at"]),
+            "last_starts_at": format_timestamp(row["last_starts_at"])}
+
+
+def _silence(row: Mapping[str, Any]) -> Silence:
+    return Silence(row["id"], orjson.loads(row["matchers"]), row["starts_at"], row["ends_at"],
+                   row["author"], row["reason"])
+
+
+def _silence_view(silence: Silence, now: int) -> dict:
+    state = ("active" if silence.active(now)
+             else "pending" if now < silence.starts_at else "expired")
+    return {"id": silence.id, "matchers": dict(silence.matchers),
+            "starts_at": format_timestamp(silence.starts_at),
+            "ends_at": format_timestamp(silence.ends_at), "author": silence.author,
+            "reason": silence.reason, "state": state}
+
+
+def without_contacts(evidence: Iterable[Mapping[str, Any]]) -> list[dict]:
+    """Evidence with the reporters' contact details removed (for the feed and webhooks)."""
+    return [{name: value for name, value in item.items() if name != "reporter"}
+            for item in evidence]

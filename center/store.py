@@ -1,0 +1,200 @@
+"""Where the ledger lives: SQLite (embedded default, one file) or PostgreSQL (production).
+
+Both speak the same SQL through one narrow interface, `Store.transaction()`, which yields a
+cursor whose `execute` takes `?` placeholders and returns rows as dicts. The dialects differ only
+in connection handling, the placeholder and the auto-numbered key, so the ledger's SQL is written
+once and tested against both real databases.
+
+>>> store = open_store("sqlite://:memory:")
+>>> with store.transaction() as tx:
+...     tx.execute("SELECT version FROM schema_migrations ORDER BY version").fetchall()[-1]
+{'version': 1}
+"""
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Protocol
+
+from center.migrations import MIGRATIONS
+
+__all__ = ["Store", "SqliteStore", "PostgresStore", "open_store", "Cursor", "StoreError"]
+
+
+class StoreError(RuntimeError):
+    """The store cannot be opened or migrated."""
+
+
+class Cursor(Protocol):
+    def execute(self, sql: str, params: tuple | list = ()) -> Cursor: ...
+    def fetchone(self) -> dict[str, Any] | None: ...
+    def fetchall(self) -> list[dict[str, Any]]: ...
+    rowcount: int
+
+
+class Store:
+    dialect: str
+    url: str
+
+    @contextmanager
+    def transaction(self) -> Iterator[Cursor]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def migrate(self) -> list[int]:
+        """Apply the migrations this database has not seen, in order; their versions."""
+        applied = []
+        with self.transaction() as tx:
+            self._lock_for_migration(tx)
+            tx.execute("CREATE TABLE IF NOT EXISTS schema_migrations ("
+                       "version INTEGER PRIMARY KEY, name TEXT NOT NULL)")
+            done = {row["version"] for row in
+                    tx.execute("SELECT version FROM schema_migrations").fetchall()}
+            for migration in MIGRATIONS:
+                if migration.version in done:
+                    continue
+                for statement in migration.statements(self.dialect):
+                    tx.execute(statement)
+                tx.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)",
+                           (migration.version, migration.name))
+                applied.append(migration.version)
+        return applied
+
+    def _lock_for_migration(self, tx: Cursor) -> None:
+        """Serialise replicas that start together (SQLite's file lock already does)."""
+
+
+class _SqliteCursor:
+    def __init__(self, cursor: sqlite3.Cursor) -> None:
+        self._cursor = cursor
+
+    def execute(self, sql: str, params: tuple | list = ()) -> _SqliteCursor:
+        self._cursor.execute(sql, params)
+        return self
+
+    def fetchone(self) -> dict[str, Any] | None:
+        row = self._cursor.fetchone()
+        return dict(row) if row is not None else None
+
+    def fetchall(self) -> list[dict[str, Any]]:
+        return [dict(row) for row in self._cursor.fetchall()]
+
+    @property
+    def rowcount(self) -> int:
+        return self._cursor.rowcount
+
+
+class SqliteStore(Store):
+    """One connection behind a lock: SQLite serialises writers anyway, and one process owns it."""
+
+    dialect = "sqlite"
+
+    def __init__(self, path: str) -> None:
+        self.url = f"sqlite://{path}"
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._connection = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._connection.row_factory = sqlite3.Row
+        self._connection.execute("PRAGMA journal_mode=WAL")
+        self._connection.execute("PRAGMA synchronous=NORMAL")
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Cursor]:
+        with self._lock:
+            cursor = self._connection.cursor()
+            cursor.execute("BEGIN IMMEDIATE")
+            try:
+                yield _SqliteCursor(cursor)
+            except BaseException:
+                cursor.execute("ROLLBACK")
+                raise
+            cursor.execute("COMMIT")
+
+    def close(self) -> None:
+        self._connection.close()
+
+
+class _PostgresCursor:
+    def __init__(self, cursor: Any) -> None:
+        self._cursor = cursor
+
+    def execute(self, sql: str, params: tuple | list = ()) -> _PostgresCursor:
+        self._cursor.execute(sql.replace("%", "%%").replace("?", "%s"), params)
+        return self
+
+    def fetchone(self) -> dict[str, Any] | None:
+        return self._cursor.fetchone()
+
+    def fetchall(self) -> list[dict[str, Any]]:
+        return self._cursor.fetchall()
+
+    @property
+    def rowcount(self) -> int:
+        return self._cursor.rowcount
+
+
+class PostgresStore(Store):
+    """A connection pool; `schema` puts the ledger in its own schema (created if missing)."""
+
+    dialect = "postgres"
+
+    def __init__(self, url: str, *, schema: str | None = None, max_size: int = 20) -> None:
+        import psycopg
+        from psycopg.rows import dict_row
+        from psycopg_pool import ConnectionPool
+
+        self.url = url
+        options = {"options": f"-c search_path={schema}"} if schema else {}
+        if schema:
+            try:
+                with psycopg.connect(url, autocommit=True) as connection:
+                    connection.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+            except psycopg.Error as error:
+                raise StoreError(f"cannot open {_redacted(url)}: {error}") from None
+        self._pool = ConnectionPool(url, min_size=1, max_size=max_size, open=False,
+                                    kwargs={"row_factory": dict_row, **options})
+        try:
+            self._pool.open(wait=True, timeout=10)
+        except Exception as error:  # psycopg_pool raises PoolTimeout with the cause inside
+            self._pool.close()
+            raise StoreError(f"cannot open {_redacted(url)}: {error}") from None
+
+    @contextmanager
+    def transaction(self) -> Iterator[Cursor]:
+        with self._pool.connection() as connection, connection.transaction(), \
+                connection.cursor() as cursor:
+            yield _PostgresCursor(cursor)
+
+    def _lock_for_migration(self, tx: Cursor) -> None:
+        tx.execute("SELECT pg_advisory_xact_lock(7406)")  # any constant shared by replicas
+
+    def close(self) -> None:
+        self._pool.close()
+
+
+def _redacted(url: str) -> str:
+    """The URL without its password, for error messages and logs."""
+    scheme, sep, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not at or ":" not in credentials:
+        return url
+    return f"{scheme}{sep}{credentials.split(':', 1)[0]}:***@{host}"
+
+
+def open_store(url: str, **options: Any) -> Store:
+    """`sqlite:///abs/path.db`, `sqlite://relative.db`, `sqlite://:memory:` or
+    `postgresql://user@host/db`; migrated to the current schema."""
+    if url.startswith("sqlite://"):
+        store: Store = SqliteStore(url.removeprefix("sqlite://"))
+    elif url.startswith(("postgresql://", "postgres://")):
+        store = PostgresStore(url, **options)
+    else:
+        raise StoreError(f"unknown store {url!r}: use sqlite://PATH or postgresql://…")
+    store.migrate()
+    return store
