@@ -1,0 +1,107 @@
+"""`/v1/alerts`: the list with filters, one alert's detail, chain actions and feedback."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from center.api.deps import Center, epoch_ms, get_center, require
+from center.auth import Principal
+from center.ledger import AlertFilter
+from center.masking import masked_evidence
+from engine.chain import ChainError, State
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
+
+Severity = Literal["blue", "yellow", "orange", "red"]
+ChainState = Literal[tuple(state.value for state in State)]  # type: ignore[valid-type]
+
+
+class Action(BaseModel):
+    """One chain step. `dispatch` needs `department`, `resolve` a `note` (the disposal done),
+    `reply` a `message` (the answer to residents), `assign` a `handler`, `comment` a `text`."""
+
+    model_config = ConfigDict(extra="forbid")
+    action: Literal["acknowledge", "dispatch", "resolve", "reply", "close", "false_positive",
+                    "assign", "comment"]
+    department: str | None = Field(None, max_length=200)
+    handler: str | None = Field(None, max_length=200)
+    note: str | None = Field(None, max_length=4000)
+    message: str | None = Field(None, max_length=4000)
+    text: str | None = Field(None, max_length=4000)
+
+
+class Feedback(BaseModel):
+    """Staff verdict, resident satisfaction (1–5) or a corrected category; at least one."""
+
+    model_config = ConfigDict(extra="forbid")
+    verdict: Literal["true_positive", "false_positive"] | None = None
+    satisfaction: int | None = Field(None, ge=1, le=5)
+    corrected_category: str | None = Field(None, min_length=1, max_length=100)
+    comment: str | None = Field(None, max_length=4000)
+
+
+@router.get("", summary="List alerts, newest first")
+def list_alerts(
+    center: Annotated[Center, Depends(get_center)],
+    _: Annotated[Principal, Depends(require("read"))],
+    severity: Severity | None = None,
+    condition: Literal["firing", "resolved"] | None = None,
+    state: ChainState | None = None,
+    category: str | None = None,
+    rule: str | None = None,
+    district: str | None = None,
+    street: str | None = None,
+    community: str | None = None,
+    grid: str | None = None,
+    building: str | None = None,
+    incident: str | None = None,
+    since: Annotated[datetime | None, Query(description="episode started at or after")] = None,
+    until: Annotated[datetime | None, Query(description="episode started before")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page")] = None,
+) -> dict[str, Any]:
+    where = AlertFilter(severity=severity, condition=condition, state=state, category=category,
+                        rule=rule, district=district, street=street, community=community,
+                        grid=grid, building=building, incident=incident,
+                        since=epoch_ms(since, "since"), until=epoch_ms(until, "until"))
+    page = center.ledger.alerts(where, limit=limit, cursor=cursor)
+    return {"items": page.items, "next_cursor": page.next_cursor}
+
+
+@router.get("/{alert_id}", summary="One alert: evidence, incident, department, SLA, timeline")
+def get_alert(alert_id: str, center: Annotated[Center, Depends(get_center)],
+              principal: Annotated[Principal, Depends(require("read"))]) -> dict[str, Any]:
+    return _shown(center.ledger.alert(alert_id), principal)
+
+
+@router.post("/{alert_id}/actions", summary="Take a chain step",
+             responses={409: {"description": "the alert's state does not allow the action"}})
+def act(alert_id: str, body: Action, center: Annotated[Center, Depends(get_center)],
+        principal: Annotated[Principal, Depends(require("act"))]) -> dict[str, Any]:
+    fields = body.model_dump(exclude={"action"}, exclude_none=True)
+    try:
+        alert = center.ledger.act(alert_id, body.action, fields, actor=principal.name)
+    except ChainError:
+        center.metrics.refusals.labels(body.action).inc()
+        raise
+    center.metrics.actions.labels(body.action).inc()
+    return _shown(alert, principal)
+
+
+@router.post("/{alert_id}/feedback", summary="Record feedback on an alert")
+def feedback(alert_id: str, body: Feedback, center: Annotated[Center, Depends(get_center)],
+             principal: Annotated[Principal, Depends(require("act"))]) -> dict[str, Any]:
+    alert = center.ledger.feedback(alert_id, actor=principal.name, **body.model_dump())
+    center.metrics.feedback.labels(body.verdict or "none").inc()
+    return _shown(alert, principal)
+
+
+def _shown(alert: dict[str, Any], principal: Principal) -> dict[str, Any]:
+    if principal.may("contacts"):
+        return alert
+    return {**alert, "evidence": masked_evidence(alert["evidence"])}

@@ -1,0 +1,23 @@
+"""`/v1/stream`: the live feed as server-sent events."""
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import StreamingResponse
+
+from center.api.deps import Center, get_center, require
+from center.auth import Principal
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1", tags=["feed"])
+
+
+@router.get("/stream", summary="Live feed of alert changes and chain events (text/event-stream)",
+            response_class=StreamingResponse,
+            responses={200: {"content": {"text/event-stream": {}}}})
+async def stream(center: Annotated[Center, Depends(get_center)],
+                 _: Annotated[Principal, Depends(require("read"))]) -> StreamingResponse:
+    return StreamingResponse(center.feed.stream(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

@@ -1,0 +1,31 @@
+"""`/v1/incidents`: alerts grouped by category and building within the duty list's window."""
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+
+from center.api.deps import Center, get_center, require
+from center.auth import Principal
+from center.ledger import IncidentFilter
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1/incidents", tags=["incidents"])
+
+
+@router.get("", summary="List incidents, newest first")
+def list_incidents(center: Annotated[Center, Depends(get_center)],
+                   _: Annotated[Principal, Depends(require("read"))],
+                   category: str | None = None, building: str | None = None,
+                   limit: Annotated[int, Query(ge=1, le=500)] = 50,
+                   cursor: str | None = None) -> dict[str, Any]:
+    page = center.ledger.incidents(IncidentFilter(category=category, building=building),
+                                   limit=limit, cursor=cursor)
+    return {"items": page.items, "next_cursor": page.next_cursor}
+
+
+@router.get("/{incident_id}", summary="One incident with its alerts")
+def get_incident(incident_id: str, center: Annotated[Center, Depends(get_center)],
+                 _: Annotated[Principal, Depends(require("read"))]) -> dict[str, Any]:
+    return center.ledger.incident(incident_id)

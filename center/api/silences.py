@@ -1,0 +1,56 @@
+"""`/v1/silences`: maintenance windows; silenced alerts are recorded but not notified."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from center.api.deps import Center, epoch_ms, get_center, require
+from center.auth import Principal
+from engine.matchers import check_path
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1/silences", tags=["silences"])
+
+
+class NewSilence(BaseModel):
+    """Alerts whose fields equal every matcher are silenced from `starts_at` (default: now) until
+    `ends_at`. Fields: rule, severity, key, labels.<name>, location.<level>."""
+
+    model_config = ConfigDict(extra="forbid")
+    matchers: dict[str, str] = Field(min_length=1)
+    starts_at: datetime | None = None
+    ends_at: datetime
+    reason: str = Field(min_length=1, max_length=1000)
+
+    @field_validator("matchers")
+    @classmethod
+    def known_fields(cls, matchers: dict[str, str]) -> dict[str, str]:
+        for path in matchers:
+            check_path(path)
+        return matchers
+
+
+@router.get("", summary="List silences, active, pending and expired")
+def list_silences(center: Annotated[Center, Depends(get_center)],
+                  _: Annotated[Principal, Depends(require("read"))]) -> list[dict[str, Any]]:
+    return center.ledger.silences()
+
+
+@router.post("", status_code=201, summary="Create a silence")
+def create_silence(body: NewSilence, center: Annotated[Center, Depends(get_center)],
+                   principal: Annotated[Principal, Depends(require("silence"))]
+                   ) -> dict[str, Any]:
+    starts_at = epoch_ms(body.starts_at, "starts_at") or center.ledger.clock()
+    return center.ledger.add_silence(matchers=body.matchers, starts_at=starts_at,
+                                     ends_at=epoch_ms(body.ends_at, "ends_at"),
+                                     author=principal.name, reason=body.reason)
+
+
+@router.delete("/{silence_id}", summary="End a silence now")
+def expire_silence(silence_id: str, center: Annotated[Center, Depends(get_center)],
+                   _: Annotated[Principal, Depends(require("silence"))]) -> dict[str, Any]:
+    return center.ledger.expire_silence(silence_id)

@@ -1,0 +1,45 @@
+"""The center's ASGI application: the routers, `/healthz`, `/metrics` and the error handlers.
+
+`routes` and `exposition` let the composition root serve the worker's ingest and metrics under
+the same base URL, so one `ewe run` answers everything on one port.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST
+from starlette.routing import BaseRoute
+
+from center.api import alerts, feed, incidents, silences, tokens
+from center.api.deps import Center
+from center.errors import install_handlers
+
+__all__ = ["create_app"]
+
+
+def create_app(center: Center, *, routes: Sequence[BaseRoute] = (),
+               exposition: Sequence[Callable[[], bytes]] = (),
+               health: Callable[[], dict] | None = None) -> FastAPI:
+    app = FastAPI(title="ewe operations center", version="1",
+                  description="Alerts, incidents and the warning chain of an ewe deployment.")
+    app.state.center = center
+    install_handlers(app)
+    for router in (alerts.router, incidents.router, silences.router, feed.router, tokens.router):
+        app.include_router(router)
+    app.router.routes.extend(routes)
+
+    @app.get("/healthz", tags=["service"], summary="Liveness and readiness")
+    def healthz() -> JSONResponse:
+        status = health() if health is not None else {"status": "ok"}
+        return JSONResponse(status, 200 if status["status"] == "ok" else 503)
+
+    @app.get("/metrics", tags=["service"], summary="Prometheus metrics",
+             response_class=Response)
+    def metrics() -> Response:
+        center.metrics.feed_subscribers.set(center.feed.subscribers)
+        body = b"".join(source() for source in (*exposition, center.metrics.exposition))
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+    return app

@@ -1,0 +1,230 @@
+"""The center API on SQLite and the real PostgreSQL: roles, actions, refusals, lists, masking."""
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from center.api.deps import Center
+from center.app import create_app
+from center.auth import ROLES, create_token
+from center.ledger import Ledger
+from tests.center_records import MINUTE, alert_record, shipped_duty
+
+PHONE = "13812345678"
+
+
+class Api:
+    def __init__(self, store, clock) -> None:
+        self.ledger = Ledger(store, shipped_duty(), clock=clock)
+        self.center = Center(self.ledger)
+        self.client = TestClient(create_app(self.center))
+        self.tokens = {role: create_token(store, role=role, name=f"{role}-1", now=clock())
+                       for role in ROLES}
+
+    def call(self, method: str, path: str, role: str | None = "admin", **kwargs):
+        headers = {"Authorization": f"Bearer {self.tokens[role]}"} if role else {}
+        return self.client.request(method, path, headers=headers, **kwargs)
+
+
+@pytest.fixture
+def api(store, clock):
+    return Api(store, clock)
+
+
+@pytest.fixture
+def alert(api):
+    record = alert_record(reporter={"name": "张伟", "phone": PHONE})
+    api.ledger.ingest([record])
+    return record
+
+
+def silence_body(clock):
+    return {"matchers": {"location.building": "B1"}, "reason": "pump works",
+            "ends_at": "2099-01-01T00:00:00Z"}
+
+
+# -- roles ---------------------------------------------------------------------------------------
+ENDPOINTS = [
+    ("GET", "/v1/alerts", None, "read"),
+    ("GET", "/v1/alerts/{alert}", None, "read"),
+    ("POST", "/v1/alerts/{alert}/actions", {"action": "comment", "text": "seen"}, "act"),
+    ("POST", "/v1/alerts/{alert}/feedback", {"satisfaction": 5}, "act"),
+    ("GET", "/v1/incidents", None, "read"),
+    ("GET", "/v1/incidents/{incident}", None, "read"),
+    ("GET", "/v1/silences", None, "read"),
+    ("POST", "/v1/silences", "silence", "silence"),
+    ("DELETE", "/v1/silences/{silence}", None, "silence"),
+    ("POST", "/v1/tokens", {"role": "viewer", "name": "wall screen"}, "tokens"),
+]
+ALLOWED = {"read": set(ROLES), "act": {"operator", "admin"},
+           "silence": {"operator", "rule_author", "admin"}, "tokens": {"admin"}}
+
+
+def _resolve(api, alert, clock, path, body):
+    silence = api.ledger.add_silence(matchers={"rule": "x"}, starts_at=clock(),
+                                     ends_at=clock() + MINUTE, author="a", reason="r")
+    path = path.format(alert=alert["id"], silence=silence["id"],
+                       incident=api.ledger.alert(alert["id"])["incident_id"])
+    return path, silence_body(clock) if body == "silence" else body
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize(("method", "path", "body", "permission"), ENDPOINTS,
+                         ids=[f"{m} {p}" for m, p, _, _ in ENDPOINTS])
+def test_each_endpoint_admits_exactly_the_roles_allowed(api, alert, clock, role, method, path,
+                                                        body, permission):
+    path, body = _resolve(api, alert, clock, path, body)
+    response = api.call(method, path, role, json=body)
+    if role in ALLOWED[permission]:
+        assert response.status_code < 300, response.text
+    else:
+        assert response.status_code == 403
+        assert f"role {role} may not" in response.json()["error"]
+
+
+@pytest.mark.parametrize(("method", "path", "body", "permission"),
+                         [*ENDPOINTS, ("GET", "/v1/stream", None, "read")],
+                         ids=[f"{m} {p}" for m, p, _, _ in [*ENDPOINTS, ("GET", "/v1/stream",
+                                                                         None, "read")]])
+def test_each_endpoint_refuses_a_caller_without_token(api, alert, clock, method, path, body,
+                                                      permission):
+    path, body = _resolve(api, alert, clock, path, body)
+    response = api.call(method, path, None, json=body)
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == "Bearer"
+
+
+def test_unknown_token_is_refused(api):
+    response = api.client.get("/v1/alerts", headers={"Authorization": "Bearer ewe_forged"})
+    assert (response.status_code, response.json()["error"]) == (401, "unknown token")
+
+
+def test_a_viewer_cannot_acknowledge(api, alert):
+    response = api.call("POST", f"/v1/alerts/{alert['id']}/actions", "viewer",
+                        json={"action": "acknowledge"})
+    assert response.status_code == 403
+    assert api.ledger.alert(alert["id"])["state"] == "open"
+
+
+def test_tokens_are_stored_only_as_digests(api, store):
+    with store.transaction() as tx:
+        stored = {row["hash"] for row in tx.execute("SELECT hash FROM tokens").fetchall()}
+    assert not stored & set(api.tokens.values())
+
+
+# -- chain through the API -----------------------------------------------------------------------
+def test_operator_walks_the_whole_chain(api, alert):
+    steps = [{"action": "acknowledge"},
+             {"action": "dispatch", "department": "市排水管理处", "handler": "王工"},
+             {"action": "resolve", "note": "积水已排除"},
+             {"action": "reply", "message": "您反映的积水已处理"},
+             {"action": "close"}]
+    states = [api.call("POST", f"/v1/alerts/{alert['id']}/actions", "operator",
+                       json=step).json()["state"] for step in steps]
+    assert states == ["acknowledged", "dispatched", "resolved", "replied", "closed"]
+
+
+def test_invalid_transition_is_409_with_the_reason(api, alert):
+    response = api.call("POST", f"/v1/alerts/{alert['id']}/actions", "operator",
+                        json={"action": "reply", "message": "done"})
+    assert response.status_code == 409
+    assert response.json() == {"error": "cannot reply a open alert: reply follows resolve",
+                               "code": "invalid_transition"}
+
+
+def test_dispatch_without_department_is_409(api, alert):
+    api.call("POST", f"/v1/alerts/{alert['id']}/actions", "operator",
+             json={"action": "acknowledge"})
+    response = api.call("POST", f"/v1/alerts/{alert['id']}/actions", "operator",
+                        json={"action": "dispatch"})
+    assert (response.status_code, response.json()["error"]) == \
+        (409, "dispatch needs a non-empty 'department'")
+
+
+def test_unknown_action_is_422(api, alert):
+    response = api.call("POST", f"/v1/alerts/{alert['id']}/actions", json={"action": "escalate"})
+    assert response.status_code == 422
+
+
+def test_action_on_unknown_alert_is_404(api):
+    response = api.call("POST", "/v1/alerts/nope/actions", json={"action": "acknowledge"})
+    assert (response.status_code, response.json()["code"]) == (404, "not_found")
+
+
+def test_detail_has_evidence_incident_department_sla_and_timeline(api, alert):
+    detail = api.call("GET", f"/v1/alerts/{alert['id']}").json()
+    assert detail["department"] == "市排水管理处"
+    assert detail["incident"]["alert_count"] == 1
+    assert [entry["step"] for entry in detail["sla"]] == ["acknowledge", "dispatch", "resolve"]
+    assert [event["kind"] for event in detail["timeline"]] == ["fired"]
+    assert len(detail["evidence"]) == 2
+
+
+def test_feedback_out_of_range_is_422(api, alert):
+    response = api.call("POST", f"/v1/alerts/{alert['id']}/feedback", json={"satisfaction": 9})
+    assert response.status_code == 422
+
+
+def test_empty_feedback_is_400(api, alert):
+    response = api.call("POST", f"/v1/alerts/{alert['id']}/feedback", json={})
+    assert (response.status_code, response.json()["code"]) == (400, "bad_request")
+
+
+# -- lists ---------------------------------------------------------------------------------------
+def test_list_filters_by_area_and_severity(api):
+    api.ledger.ingest([alert_record(key="a", district="渝中区", severity="red"),
+                       alert_record(key="b")])
+    response = api.call("GET", "/v1/alerts", "viewer",
+                        params={"district": "渝中区", "severity": "red"})
+    assert [item["key"] for item in response.json()["items"]] == ["a"]
+
+
+def test_list_time_range_needs_a_zone(api):
+    response = api.call("GET", "/v1/alerts", params={"since": "2026-07-01T00:00:00"})
+    assert response.status_code == 400
+    assert "needs a time zone" in response.json()["error"]
+
+
+def test_list_pages_with_a_cursor(api, clock):
+    for n in range(5):
+        api.ledger.ingest([alert_record(key=f"k{n}")])
+        clock.advance(1)
+    first = api.call("GET", "/v1/alerts", params={"limit": 3}).json()
+    second = api.call("GET", "/v1/alerts",
+                      params={"limit": 3, "cursor": first["next_cursor"]}).json()
+    assert [i["key"] for i in first["items"] + second["items"]] == ["k4", "k3", "k2", "k1", "k0"]
+    assert second["next_cursor"] is None
+
+
+def test_silence_with_an_unknown_field_is_422(api):
+    response = api.call("POST", "/v1/silences", json={
+        "matchers": {"place": "B1"}, "reason": "r", "ends_at": "2099-01-01T00:00:00Z"})
+    assert response.status_code == 422
+    assert "unknown field 'place'" in response.text
+
+
+def test_silence_records_its_author(api, clock):
+    created = api.call("POST", "/v1/silences", "rule_author", json=silence_body(clock)).json()
+    assert (created["author"], created["state"]) == ("rule_author-1", "active")
+
+
+# -- personal data -------------------------------------------------------------------------------
+def test_viewer_sees_reporter_contacts_masked(api, alert):
+    detail = api.call("GET", f"/v1/alerts/{alert['id']}", "viewer").json()
+    assert detail["evidence"][1]["reporter"] == {"name": "张*", "phone": "138****5678"}
+    assert PHONE not in str(detail)
+
+
+def test_operator_sees_reporter_contacts_to_reply(api, alert):
+    detail = api.call("GET", f"/v1/alerts/{alert['id']}", "operator").json()
+    assert detail["evidence"][1]["reporter"]["phone"] == PHONE
+
+
+def test_contacts_appear_neither_in_metrics_nor_in_the_openapi_examples(api, alert):
+    api.call("POST", f"/v1/alerts/{alert['id']}/actions", json={"action": "acknowledge"})
+    assert PHONE not in api.client.get("/metrics").text
+
+
+def test_openapi_is_published(api):
+    spec = api.client.get("/openapi.json").json()
+    assert "/v1/alerts/{alert_id}/actions" in spec["paths"]
