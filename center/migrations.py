@@ -115,6 +115,7 @@ CREATE TABLE notifications (
     last_error TEXT,
     created_at BIGINT NOT NULL
 );
-CREATE INDEX notifications_due ON notifications (status, next_attempt_at)
+CREATE INDEX notifications_due ON notifications (status, next_attempt_at);
+CREATE INDEX notifications_by_alert ON notifications (alert_id, target, id)
 """),
 ]
