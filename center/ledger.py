@@ -322,10 +322,12 @@ class Ledger:
                 "data": dict(data)}
 
     # -- what the clock brings -------------------------------------------------------------------
-    def tick(self) -> dict[str, int]:
+    def tick(self) -> dict[str, Any]:
         """Escalate missed SLA deadlines, repeat reminders, and send the notices that a silence
-        or an inhibition held back and that are due now. Counts of each."""
-        counts = {"escalations": 0, "reminders": 0, "released": 0}
+        or an inhibition held back and that are due now. Counts of each, and the (severity,
+        step) of every escalation."""
+        counts: dict[str, Any] = {"escalations": 0, "reminders": 0, "released": 0,
+                                  "escalated": []}
         feed: list[dict] = []
         with self.store.transaction() as tx:
             if not self._scheduler_turn(tx):
@@ -343,6 +345,7 @@ class Ledger:
                     continue
                 feed.append(self._escalate(tx, row, record, now))
                 counts["escalations"] += 1
+                counts["escalated"].append((row["severity"], feed[-1]["event"]["data"]["step"]))
             for row in tx.execute("SELECT * FROM alerts WHERE remind_at <= ?",
                                   (now,)).fetchall():
                 record = orjson.loads(row["body"])

@@ -21,7 +21,8 @@ from typing import Any, Protocol
 
 from center.migrations import MIGRATIONS
 
-__all__ = ["Store", "SqliteStore", "PostgresStore", "open_store", "Cursor", "StoreError"]
+__all__ = ["Store", "SqliteStore", "PostgresStore", "open_store", "redacted", "Cursor",
+           "StoreError"]
 
 
 class StoreError(RuntimeError):
@@ -156,14 +157,14 @@ class PostgresStore(Store):
                 with psycopg.connect(url, autocommit=True) as connection:
                     connection.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
             except psycopg.Error as error:
-                raise StoreError(f"cannot open {_redacted(url)}: {error}") from None
+                raise StoreError(f"cannot open {redacted(url)}: {error}") from None
         self._pool = ConnectionPool(url, min_size=1, max_size=max_size, open=False,
                                     kwargs={"row_factory": dict_row, **options})
         try:
             self._pool.open(wait=True, timeout=10)
         except Exception as error:  # psycopg_pool raises PoolTimeout with the cause inside
             self._pool.close()
-            raise StoreError(f"cannot open {_redacted(url)}: {error}") from None
+            raise StoreError(f"cannot open {redacted(url)}: {error}") from None
 
     @contextmanager
     def transaction(self) -> Iterator[Cursor]:
@@ -178,7 +179,7 @@ class PostgresStore(Store):
         self._pool.close()
 
 
-def _redacted(url: str) -> str:
+def redacted(url: str) -> str:
     """The URL without its password, for error messages and logs."""
     scheme, sep, rest = url.partition("://")
     credentials, at, host = rest.rpartition("@")

@@ -90,7 +90,8 @@ def _parser() -> argparse.ArgumentParser:
     detect.set_defaults(run=_detect)
 
     for name, summary in (("run", "start everything: the embedded broker (unless --broker), a "
-                                  "worker, the HTTP ingest and /metrics"),
+                                  "worker, the HTTP ingest, the operations center and its API, "
+                                  "/metrics"),
                           ("worker", "run one worker against an existing Kafka cluster")):
         serve = commands.add_parser(name, help=summary, description=summary + ". Settings "
                                     "come from defaults, then --config (or $EWE_CONFIG), then "
@@ -111,10 +112,30 @@ def _parser() -> argparse.ArgumentParser:
         serve.add_argument("--mqtt", metavar="mqtt://HOST:PORT", help="bridge an MQTT broker")
         serve.add_argument("--mqtt-topic", dest="mqtt_topics", action="append",
                            metavar="PATTERN", help="MQTT topic pattern (default ewe/events/#)")
+        serve.add_argument("--store", metavar="URL", help="the center's ledger: "
+                           "postgresql://… or sqlite://PATH (default DATA_DIR/center.db)")
+        serve.add_argument("--duty", metavar="FILE", help="duty list (default rules/duty.yaml)")
+        if name == "run":
+            serve.add_argument("--no-center", dest="center", action="store_false",
+                               default=None, help="run without the operations center")
+        else:
+            serve.add_argument("--center", dest="center", action="store_true", default=None,
+                               help="also run the operations center (ledger and API)")
         if name == "run":
             serve.add_argument("--demo", action="store_true", default=None,
                                help="also feed a simulated city, live")
-        serve.set_defaults(run=_serve)
+        serve.set_defaults(run=_serve, run_name=name)
+
+    token = commands.add_parser("token", help="manage API tokens")
+    token_commands = token.add_subparsers(title="token commands", required=True)
+    create = token_commands.add_parser("create", help="create an API token and print it once")
+    create.add_argument("--role", required=True,
+                        choices=["viewer", "operator", "rule_author", "admin"])
+    create.add_argument("--name", help="who or what uses it (default: the role)")
+    create.add_argument("--config", metavar="FILE", help="YAML settings file")
+    create.add_argument("--data-dir", metavar="DIR", help="where `ewe run` keeps its ledger")
+    create.add_argument("--store", metavar="URL", help="the ledger (default DATA_DIR/center.db)")
+    create.set_defaults(run=_create_token)
 
     sim = commands.add_parser("simulate", help="generate a deterministic city's events and truth")
     sim.add_argument("--seed", type=int, default=1)
@@ -331,21 +352,47 @@ def _simulate(args: argparse.Namespace) -> int:
 
 # -- service -------------------------------------------------------------------------------------
 def _serve(args: argparse.Namespace) -> int:
+    from center.store import StoreError
+    from ewe.center import attach_center, open_center
     from streams.runtime import serve
     from streams.settings import Settings, SettingsError
     flags = {name: getattr(args, name, None) for name in (
         "broker", "rules", "http", "data_dir", "lateness", "partitions", "mqtt", "mqtt_topics",
-        "demo")}
+        "demo", "store", "duty", "center")}
     try:
         settings = Settings.resolve(config_file=args.config, flags=flags)
+        if settings.center is None:    # workers scale out alone; the center runs once
+            settings.center = args.run_name == "run"
         pack = Pack.load(settings.rules or [str(SHIPPED_RULES)])
-    except SettingsError as error:
+        attach = attach_center(settings, *open_center(settings)) if settings.center else None
+    except (SettingsError, StoreError) as error:
         print(f"ewe: {error}", file=sys.stderr)
         return 2
     except RuleFileError as error:
         _print_errors(error)
         return 1
-    return serve(settings, pack)
+    return serve(settings, pack, attach=attach)
+
+
+def _create_token(args: argparse.Namespace) -> int:
+    from center.auth import create_token
+    from center.service import wall_clock_ms
+    from center.store import StoreError, open_store
+    from streams.settings import Settings, SettingsError
+    try:
+        settings = Settings.resolve(config_file=args.config,
+                                    flags={"data_dir": args.data_dir, "store": args.store})
+        store = open_store(settings.store_url)
+    except (SettingsError, StoreError) as error:
+        print(f"ewe: {error}", file=sys.stderr)
+        return 2
+    try:
+        token = create_token(store, role=args.role, name=args.name or args.role,
+                             now=wall_clock_ms())
+    finally:
+        store.close()
+    print(token)
+    return 0
 
 
 def _rules_push(args: argparse.Namespace) -> int:

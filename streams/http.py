@@ -16,12 +16,15 @@ from starlette.routing import Route
 from streams.ingest import Ingest
 from streams.metrics import CONTENT_TYPE_LATEST, PipelineMetrics
 
-__all__ = ["http_app", "HttpServer", "MAX_BODY_BYTES"]
+__all__ = ["http_app", "ingest_route", "HttpServer", "MAX_BODY_BYTES"]
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
 
 
-def http_app(ingest: Ingest, metrics: PipelineMetrics, health: Callable[[], dict]) -> Starlette:
+def ingest_route(ingest: Ingest) -> Route:
+    """`POST /v1/events`: 202 with what was accepted and why the rest was not; 400 when the
+    body holds no event at all; 413 past the size limit."""
+
     async def post_events(request: Request) -> Response:
         # Read to the end even past the limit (keeping nothing of the excess): a client still
         # sending would otherwise see its connection reset instead of the 413.
@@ -38,6 +41,12 @@ def http_app(ingest: Ingest, metrics: PipelineMetrics, health: Callable[[], dict
             return JSONResponse(receipt.as_dict(), 400)
         return JSONResponse(receipt.as_dict(), 202)
 
+    return Route("/v1/events", post_events, methods=["POST"])
+
+
+def http_app(ingest: Ingest, metrics: PipelineMetrics, health: Callable[[], dict]) -> Starlette:
+    """The worker's own HTTP face, when it runs without the center."""
+
     async def get_metrics(_: Request) -> Response:
         return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
@@ -46,7 +55,7 @@ def http_app(ingest: Ingest, metrics: PipelineMetrics, health: Callable[[], dict
         return JSONResponse(status, 200 if status["status"] == "ok" else 503)
 
     return Starlette(routes=[
-        Route("/v1/events", post_events, methods=["POST"]),
+        ingest_route(ingest),
         Route("/metrics", get_metrics, methods=["GET"]),
         Route("/healthz", get_health, methods=["GET"]),
     ])

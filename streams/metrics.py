@@ -69,6 +69,16 @@ class PipelineMetrics:
                                   "Rule packs received on the rules topic, by outcome.",
                                   ["outcome"], registry=r)
         self.rules_active = Gauge("ewe_rules_active", "Rules in the active pack.", registry=r)
+        self.rule_verdicts = Gauge("ewe_rule_verdicts",
+                                   "Alerts of a rule judged by operators, by latest verdict.",
+                                   ["rule", "verdict"], registry=r)
+        self.rule_precision = Gauge("ewe_rule_precision",
+                                    "True positives over judged alerts of a rule (0 to 1).",
+                                    ["rule"], registry=r)
+        self.detector_feedback = Counter(
+            "ewe_detector_feedback_total",
+            "False positives handed to the anomaly models, by whether a model learned from it.",
+            ["outcome"], registry=r)
         self.ingested = Counter("ewe_ingest_events_total",
                                 "Events received by the HTTP and MQTT ingest, by outcome.",
                                 ["source", "outcome"], registry=r)

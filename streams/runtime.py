@@ -14,6 +14,7 @@ import sys
 import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import faust
 import mode
@@ -23,17 +24,27 @@ from aiokafka.errors import TopicAlreadyExistsError
 from engine.pack import Pack
 from ewe.replay import tune_gc
 from streams.broker import EmbeddedBroker
-from streams.http import HttpServer, http_app
+from streams.http import HttpServer, http_app, ingest_route
 from streams.ingest import Ingest
 from streams.metrics import PipelineMetrics
 from streams.settings import Settings
 from streams.worker import Worker
 
-__all__ = ["serve", "prepare_cluster"]
+__all__ = ["serve", "prepare_cluster", "Attachment"]
 
 log = logging.getLogger("ewe")
 
 STOP_DEADLINE_S = 10
+
+
+class Attachment(NamedTuple):
+    """A part served beside the worker (the center): its start and stop, an ASGI app built
+    around the ingest route, the worker's metrics and health, and lines for the banner."""
+
+    start: Callable[[], Awaitable]
+    stop: Callable[[], Awaitable]
+    app: Callable[[list, list, Callable[[], dict]], Any]
+    banner: list[str]
 
 
 class _Hooked(mode.Service):
@@ -117,8 +128,10 @@ def _check_port_free(host: str, port: int) -> None:
                              "choose another with --http HOST:PORT") from None
 
 
-def serve(settings: Settings, pack: Pack, *, out=sys.stderr) -> int:
-    """Run until SIGTERM/SIGINT. Without `settings.broker`, start the embedded broker first."""
+def serve(settings: Settings, pack: Pack, *, out=sys.stderr,
+          attach: Callable[[str], Attachment] | None = None) -> int:
+    """Run until SIGTERM/SIGINT. Without `settings.broker`, start the embedded broker first.
+    `attach(bootstrap)` adds a part served under the same base URL (the center)."""
     _check_port_free(settings.http_host, settings.http_port)
     Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
     broker = None
@@ -133,11 +146,16 @@ def serve(settings: Settings, pack: Pack, *, out=sys.stderr) -> int:
         worker = Worker(settings, pack, bootstrap=bootstrap, cluster_id=cluster_id,
                         metrics=metrics, on_alert=print_alert if settings.print_alerts else None)
         ingest = Ingest(settings, bootstrap, metrics)
-        http = HttpServer(http_app(ingest, metrics, worker.health), settings.http_host,
-                          settings.http_port)
+        attached = attach(bootstrap) if attach is not None else None
+        if attached is None:
+            app = http_app(ingest, metrics, worker.health)
+        else:
+            app = attached.app([ingest_route(ingest)], [metrics.exposition], worker.health)
+        http = HttpServer(app, settings.http_host, settings.http_port)
         services: list[mode.Service] = [
             *worker.services(),
             _Hooked("ingest", ingest.start, ingest.stop),
+            *([_Hooked("center", attached.start, attached.stop)] if attached else []),
             _Hooked("http", http.start, http.stop),
         ]
         if settings.mqtt:
@@ -152,7 +170,9 @@ def serve(settings: Settings, pack: Pack, *, out=sys.stderr) -> int:
               f"ewe: metrics {base}/metrics, health {base}/healthz\n"
               f"ewe: {len(pack)} rules; data in {Path(settings.data_dir).resolve()}"
               + (f"\newe: MQTT {settings.mqtt} topics {', '.join(settings.mqtt_topics)}"
-                 if settings.mqtt else ""), file=out, flush=True)
+                 if settings.mqtt else "")
+              + "".join(f"\newe: {line}" for line in (attached.banner if attached else [])),
+              file=out, flush=True)
         tune_gc()   # per-key state is acyclic; a full collection would pause the stream
         faust_worker = _Worker(worker.app, *services, loglevel=settings.log_level.upper(),
                                     redirect_stdouts=False, quiet=True,

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+import orjson
 import yaml
 
 from engine.durations import parse_duration
@@ -59,6 +60,12 @@ class Settings:
     print_alerts: bool = False                           # one line per alert change on stdout
     demo: bool = False                                   # also turns print_alerts on
     demo_devices: int = 1000
+    # The operations center: ledger, API, webhooks (on in `ewe run`).
+    center: bool | None = None          # default: on for `ewe run`, off for `ewe worker`
+    store: str | None = None            # default: sqlite://<data_dir>/center.db
+    duty: str | None = None             # default: the shipped rules/duty.yaml
+    external_url: str | None = None     # how people reach the API; default http://<http>
+    webhooks: list[dict] = field(default_factory=list)   # [{name, url, format, secret}]
 
     @classmethod
     def resolve(cls, *, config_file: str | None = None, environ: Mapping[str, str] | None = None,
@@ -96,12 +103,15 @@ class Settings:
 
     def _set(self, spec: dataclasses.Field, value: Any, where: str) -> None:
         kind = spec.type
+        kind = "bool" if kind == "bool | None" else kind
         if isinstance(value, str) and kind in ("int", "bool", "list[str]"):
             value = _from_text(kind, value, where)
         if kind == "int" and (not isinstance(value, int) or isinstance(value, bool)):
             raise SettingsError(f"{where}: expected an integer, got {value!r}")
         if kind == "bool" and not isinstance(value, bool):
             raise SettingsError(f"{where}: expected true or false, got {value!r}")
+        if kind == "list[dict]":
+            value = _webhooks(_json(value, where) if isinstance(value, str) else value, where)
         if kind == "list[str]":
             value = [value] if isinstance(value, str) else value
             if not isinstance(value, list):
@@ -123,6 +133,14 @@ class Settings:
         host, _, port = self.http.rpartition(":")
         if not host or not port.isdigit():
             raise SettingsError(f"http: expected HOST:PORT, got {self.http!r}")
+
+    @property
+    def store_url(self) -> str:
+        return self.store or f"sqlite://{Path(self.data_dir).resolve() / 'center.db'}"
+
+    @property
+    def base_url(self) -> str:
+        return (self.external_url or f"http://{self.http}").rstrip("/")
 
     def ms(self, name: str) -> int:
         return parse_duration(getattr(self, name))
@@ -157,3 +175,24 @@ def _from_text(kind: str, value: str, where: str) -> Any:
             return False
         raise SettingsError(f"{where}: expected true or false, got {value!r}")
     return [item for item in value.split(",") if item]
+
+
+def _webhooks(value: Any, where: str) -> list[dict]:
+    if not isinstance(value, list):
+        raise SettingsError(f"{where}: expected a list of webhooks")
+    for index, hook in enumerate(value, 1):
+        if not isinstance(hook, dict) or not {"name", "url"} <= set(hook):
+            raise SettingsError(f"{where}: webhook {index} needs `name` and `url`")
+        unknown = set(hook) - {"name", "url", "format", "secret"}
+        if unknown:
+            raise SettingsError(f"{where}: webhook {index}: unknown key(s) {sorted(unknown)}")
+        if hook.get("format", "json") not in ("json", "alertmanager"):
+            raise SettingsError(f"{where}: webhook {index}: format is json or alertmanager")
+    return value
+
+
+def _json(text: str, where: str) -> Any:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError as error:
+        raise SettingsError(f"{where}: expected JSON: {error}") from None

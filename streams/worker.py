@@ -25,6 +25,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
+from engine.feedback import RuleVerdicts, verdict_of
 from engine.pack import Pack
 from engine.rulefile import RuleFileError
 from streams.checkpoint import CheckpointStore
@@ -118,7 +119,7 @@ class Worker:
         app.timer(self.settings.ms("checkpoint_every") / 1000)(self.checkpoint_all)
 
     def services(self) -> list[mode.Service]:
-        return [_RulesWatcher(self)]
+        return [_RulesWatcher(self), _FeedbackWatcher(self)]
 
     # -- records ---------------------------------------------------------------------------------
     async def handle(self, message) -> None:
@@ -268,6 +269,14 @@ class Worker:
         self.metrics.rules_active.set(len(pack))
         log.info("rule pack %s (%d rules) applies from event time %d", version, len(pack), at)
 
+    async def mark_false_positive(self, rule_id: str, key: str) -> bool:
+        """Hand a false positive to the models of the partition holding the key."""
+        learned = False
+        for partition, runner in list(self.runners.items()):
+            async with self.locks[partition]:
+                learned |= runner.evaluator.mark_false_positive(rule_id, key)
+        return learned
+
     def health(self) -> dict:
         return {"status": "ok" if self.assigned else "starting",
                 "partitions": sorted(self.assigned), "rules": len(self.pack),
@@ -344,3 +353,58 @@ class _RulesWatcher(mode.Service):
             return
         metrics.rule_packs.labels("applied").inc()
         self.worker.apply_pack(pack, at, str(version))
+
+
+class _FeedbackWatcher(mode.Service):
+    """Reads the center's chain events (every worker reads all, outside the consumer group):
+    verdicts update each rule's precision; a false positive that arrives while the worker runs
+    is handed to the anomaly models of the rule, on whichever partition holds its key."""
+
+    def __init__(self, worker: Worker, **kwargs) -> None:
+        self.worker = worker
+        self.verdicts = RuleVerdicts()
+        super().__init__(**kwargs)
+
+    async def on_start(self) -> None:
+        topic = self.worker.settings.topic("alert-events")
+        self.consumer = AIOKafkaConsumer(bootstrap_servers=self.worker.bootstrap,
+                                         enable_auto_commit=False, fetch_max_wait_ms=100)
+        await self.consumer.start()
+        partitions = [TopicPartition(topic, number)
+                      for number in range(self.worker.settings.partitions)]
+        self.consumer.assign(partitions)
+        await self.consumer.seek_to_beginning(*partitions)
+        # Verdicts recorded before this start were learned from already (the checkpoints
+        # hold the models that learned them); they only count toward precision now.
+        self.live_from = await self.consumer.end_offsets(partitions)
+
+    async def on_stop(self) -> None:
+        await self.consumer.stop()
+
+    @mode.Service.task
+    async def _watch(self) -> None:
+        while not self.should_stop:
+            batches = await self.consumer.getmany(timeout_ms=500)
+            for partition, messages in batches.items():
+                for message in messages:
+                    live = message.offset >= self.live_from.get(partition, 0)
+                    await self._receive(message.value, live)
+
+    async def _receive(self, value: bytes, live: bool) -> None:
+        try:
+            event = orjson.loads(value)
+            verdict = verdict_of(event["kind"], event.get("data") or {})
+            if verdict is None:
+                return
+            rule, key = event["rule"], event["key"]
+            self.verdicts.record(event["alert_id"], rule, verdict)
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+            log.warning("ignored a malformed chain event (%r)", error)
+            return
+        metrics = self.worker.metrics
+        for name, count in self.verdicts.counts(rule).items():
+            metrics.rule_verdicts.labels(rule, name).set(count)
+        metrics.rule_precision.labels(rule).set(self.verdicts.precision(rule))
+        if live and verdict == "false_positive":
+            learned = await self.worker.mark_false_positive(rule, key)
+            metrics.detector_feedback.labels("learned" if learned else "nothing").inc()

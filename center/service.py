@@ -1,0 +1,154 @@
+"""The center as a running service: Kafka in and out, the scheduler, the webhook deliverer.
+
+- consumes `ewe.alerts` in the `ewe-center` group and records each batch in the ledger before
+  committing its offsets (a crash re-delivers, the ledger skips what it has);
+- publishes the ledger's chain events on `ewe.alert-events` (an outbox: a row is marked
+  published only after the broker acknowledged it);
+- once a second, runs the ledger's scheduler (SLA escalations, reminders, released notices) and
+  delivers due webhooks; dead notices go to `ewe.dead-letter`.
+
+This is the only part of the center that reads the wall clock; everything below it takes `clock`.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from center.api.deps import Center
+from center.auth import create_token, has_tokens
+from center.ledger import Ledger
+from center.store import Store
+from center.webhooks import Deliverer, Webhook
+from engine.duty import DutyList
+
+__all__ = ["CenterService", "wall_clock_ms", "first_admin_token"]
+
+log = logging.getLogger("ewe.center")
+
+_TICK_SECONDS = 1.0
+_PUBLISH_SECONDS = 0.2
+
+
+def wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def first_admin_token(store: Store, clock: Callable[[], int]) -> str | None:
+    """On a ledger without tokens, create the first admin token; None when tokens exist."""
+    if has_tokens(store):
+        return None
+    return create_token(store, role="admin", name="admin", now=clock())
+
+
+class CenterService:
+    def __init__(self, store: Store, duty: DutyList, *, bootstrap: str, topic: Callable[[str], str],
+                 webhooks: list[Webhook], external_url: str,
+                 clock: Callable[[], int] = wall_clock_ms) -> None:
+        self.store = store
+        self.bootstrap = bootstrap
+        self.topic = topic
+        self.clock = clock
+        self.center = Center(Ledger(store, duty, clock=clock,
+                                    targets=[hook.name for hook in webhooks]))
+        self.deliverer = Deliverer(store, {hook.name: hook for hook in webhooks}, clock=clock,
+                                   metrics=self.center.metrics, external_url=external_url,
+                                   on_dead=self._dead_letter)
+        self._tasks: list[asyncio.Task] = []
+        self.consumer: AIOKafkaConsumer | None = None
+        self.producer: AIOKafkaProducer | None = None
+
+    @property
+    def ledger(self) -> Ledger:
+        return self.center.ledger
+
+    async def start(self) -> None:
+        self.producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, linger_ms=5)
+        await self.producer.start()
+        self.consumer = AIOKafkaConsumer(
+            self.topic("alerts"), bootstrap_servers=self.bootstrap, group_id="ewe-center",
+            enable_auto_commit=False, auto_offset_reset="earliest", fetch_max_wait_ms=50)
+        await self.consumer.start()
+        self._tasks = [asyncio.create_task(loop(), name=f"center-{loop.__name__}")
+                       for loop in (self._consume, self._publish, self._schedule)]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._publish_once()      # what people did last reaches the workers
+        if self.consumer is not None:
+            await self.consumer.stop()
+        if self.producer is not None:
+            await self.producer.stop()
+        await self.deliverer.close()
+        await asyncio.to_thread(self.store.close)
+
+    async def _consume(self) -> None:
+        metrics = self.center.metrics
+        while True:
+            batches = await self.consumer.getmany(timeout_ms=500, max_records=2000)
+            records = []
+            for messages in batches.values():
+                for message in messages:
+                    record = self._decode(message.value)
+                    if record is not None:
+                        records.append(record)
+            if records:
+                result = await asyncio.to_thread(self.ledger.ingest, records)
+                metrics.alert_changes.labels("new").inc(result.new)
+                metrics.alert_changes.labels("updated").inc(result.updated)
+                metrics.alert_changes.labels("duplicate").inc(result.duplicates)
+            if batches:
+                await self.consumer.commit()
+
+    def _decode(self, value: bytes) -> dict[str, Any] | None:
+        try:
+            record = orjson.loads(value)
+            if not isinstance(record, dict) or not {"id", "rule", "key", "severity", "change",
+                                                    "at", "starts_at"} <= set(record):
+                raise ValueError("not an alert record")
+            return record
+        except (orjson.JSONDecodeError, ValueError) as error:
+            self.center.metrics.alert_changes.labels("invalid").inc()
+            log.error("skipped an unreadable alert record: %s", error)
+            return None
+
+    async def _publish(self) -> None:
+        while True:
+            if not await self._publish_once():
+                await asyncio.sleep(_PUBLISH_SECONDS)
+
+    async def _publish_once(self) -> int:
+        events = await asyncio.to_thread(self.ledger.unpublished)
+        if not events or self.producer is None:
+            return 0
+        topic = self.topic("alert-events")
+        sent = [await self.producer.send(topic, key=event["alert_id"].encode(),
+                                         value=orjson.dumps(event)) for event in events]
+        await asyncio.gather(*sent)
+        await asyncio.to_thread(self.ledger.mark_published, [event["seq"] for event in events])
+        self.center.metrics.published.inc(len(events))
+        return len(events)
+
+    async def _schedule(self) -> None:
+        metrics = self.center.metrics
+        while True:
+            try:
+                counts = await asyncio.to_thread(self.ledger.tick)
+                for severity, step in counts["escalated"]:
+                    metrics.escalations.labels(severity, step).inc()
+                metrics.reminders.inc(counts["reminders"])
+                await self.deliverer.deliver_due()
+            except Exception:  # a database hiccup must not end the scheduler
+                log.exception("center scheduler round failed; retrying")
+            await asyncio.sleep(_TICK_SECONDS)
+
+    async def _dead_letter(self, record: dict[str, Any]) -> None:
+        if self.producer is not None:
+            await self.producer.send_and_wait(self.topic("dead-letter"), orjson.dumps(record))

@@ -1,0 +1,48 @@
+"""Wiring the center into `ewe run`: the ledger store, the duty list, the first admin token."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from center.app import create_app
+from center.service import CenterService, first_admin_token, wall_clock_ms
+from center.store import Store, open_store, redacted
+from center.webhooks import Webhook
+from engine.duty import DutyList, load_duty_file
+from streams.runtime import Attachment
+from streams.settings import Settings
+
+__all__ = ["SHIPPED_DUTY", "open_center", "attach_center"]
+
+SHIPPED_DUTY = Path(__file__).resolve().parent.parent / "rules" / "duty.yaml"
+
+
+def open_center(settings: Settings) -> tuple[Store, DutyList]:
+    """The migrated store and the duty list; `StoreError` or `RuleFileError` saying why not."""
+    duty = load_duty_file(settings.duty or SHIPPED_DUTY)
+    return open_store(settings.store_url), duty
+
+
+def attach_center(settings: Settings, store: Store, duty: DutyList,
+                  clock: Callable[[], int] = wall_clock_ms) -> Callable[[str], Attachment]:
+    token = first_admin_token(store, clock)
+
+    def attach(bootstrap: str) -> Attachment:
+        service = CenterService(store, duty, bootstrap=bootstrap, topic=settings.topic,
+                                webhooks=[Webhook(**hook) for hook in settings.webhooks],
+                                external_url=settings.base_url, clock=clock)
+
+        def app(routes: list, exposition: list, health: Callable[[], dict]):
+            return create_app(service.center, routes=routes, exposition=exposition,
+                              health=health)
+
+        base = settings.base_url
+        banner = [f"center API {base}/v1/ (OpenAPI {base}/openapi.json, live feed "
+                  f"{base}/v1/stream); ledger {redacted(store.url)}"]
+        if token is not None:
+            banner.append(f"first start: admin token {token}\n"
+                          f"     shown only now; the ledger keeps only its hash. More tokens: "
+                          f"ewe token create --role operator --data-dir {settings.data_dir}")
+        return Attachment(service.start, service.stop, app, banner)
+
+    return attach

@@ -1,0 +1,71 @@
+"""End to end on the real broker: events in over HTTP → alert in the ledger → the whole chain and
+feedback through the API → chain events on the alert-events topic → the rule's precision metric."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import httpx
+import orjson
+
+from tests.streaming import ROOT, WorkerProcess, consume, unique_prefix
+
+RULE = "fire.smoke.alarm"
+
+
+def wait_for(check, timeout: float = 30.0, what: str = ""):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_http_event_to_closed_alert_with_feedback_updates_the_rule_precision(broker, tmp_path):
+    prefix = unique_prefix()
+    created = subprocess.run([sys.executable, "-m", "ewe", "token", "create", "--role",
+                              "operator", "--name", "duty officer", "--data-dir", str(tmp_path)],
+                             cwd=ROOT, capture_output=True, text=True, check=True)
+    token = created.stdout.strip()
+    worker = WorkerProcess(tmp_path, broker=broker.url, prefix=prefix, center="true",
+                           lateness="0s").start()
+    try:
+        client = httpx.Client(base_url=worker.url, timeout=10,
+                              headers={"Authorization": f"Bearer {token}"})
+        event = {"kind": "reading", "id": "e2e-1", "ts": time.time_ns() // 1_000_000,
+                 "device_id": "smoke-e2e", "type": "smoke", "value": 3.0,
+                 "location": {"district": "渝中区", "grid": "G-e2e", "building": "B9"}}
+        assert client.post("/v1/events", content=orjson.dumps(event)).status_code == 202
+
+        listed = wait_for(lambda: client.get("/v1/alerts", params={"rule": RULE}).json()["items"],
+                          what="the alert in the ledger")
+        alert_id = listed[0]["id"]
+        steps = [{"action": "acknowledge"},
+                 {"action": "dispatch", "department": "消防救援支队", "handler": "李队"},
+                 {"action": "resolve", "note": "烟感误报已复位，现场无火情"},
+                 {"action": "reply", "message": "已派员核查处置"},
+                 {"action": "close"}]
+        for step in steps:
+            answer = client.post(f"/v1/alerts/{alert_id}/actions", json=step)
+            assert answer.status_code == 200, answer.text
+        answer = client.post(f"/v1/alerts/{alert_id}/feedback",
+                             json={"verdict": "true_positive", "satisfaction": 5})
+        assert answer.status_code == 200, answer.text
+
+        def chain_on_topic(values):
+            kinds = [e["kind"] for e in map(orjson.loads, values) if e["alert_id"] == alert_id]
+            return kinds if "feedback" in kinds else []
+
+        values = consume(broker.bootstrap, f"{prefix}alert-events", done=chain_on_topic,
+                         timeout=30, settle=0)
+        assert chain_on_topic(values) == ["fired", "acknowledge", "dispatch", "resolve", "reply",
+                                          "close", "feedback"]
+
+        precision = f'ewe_rule_precision{{rule="{RULE}"}} 1.0'
+        wait_for(lambda: precision in client.get("/metrics").text, what=precision)
+        assert client.get(f"/v1/alerts/{alert_id}").json()["state"] == "closed"
+    finally:
+        worker.stop()
