@@ -49,7 +49,8 @@ def first_admin_token(store: Store, clock: Callable[[], int]) -> str | None:
 class CenterService:
     def __init__(self, store: Store, duty: DutyList, *, bootstrap: str, topic: Callable[[str], str],
                  webhooks: list[Webhook], external_url: str,
-                 clock: Callable[[], int] = wall_clock_ms) -> None:
+                 clock: Callable[[], int] = wall_clock_ms,
+                 rebalance_timeout_ms: int = 4_000, session_timeout_ms: int = 6_000) -> None:
         self.store = store
         self.bootstrap = bootstrap
         self.topic = topic
@@ -59,6 +60,8 @@ class CenterService:
         self.deliverer = Deliverer(store, {hook.name: hook for hook in webhooks}, clock=clock,
                                    metrics=self.center.metrics, external_url=external_url,
                                    on_dead=self._dead_letter)
+        self._group_timeouts = {"rebalance_timeout_ms": rebalance_timeout_ms,
+                                "session_timeout_ms": session_timeout_ms}
         self._tasks: list[asyncio.Task] = []
         self.consumer: AIOKafkaConsumer | None = None
         self.producer: AIOKafkaProducer | None = None
@@ -70,10 +73,6 @@ class CenterService:
     async def start(self) -> None:
         self.producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, linger_ms=5)
         await self.producer.start()
-        self.consumer = AIOKafkaConsumer(
-            self.topic("alerts"), bootstrap_servers=self.bootstrap, group_id="ewe-center",
-            enable_auto_commit=False, auto_offset_reset="earliest", fetch_max_wait_ms=50)
-        await self.consumer.start()
         self._tasks = [asyncio.create_task(loop(), name=f"center-{loop.__name__}")
                        for loop in (self._consume, self._publish, self._schedule)]
 
@@ -90,6 +89,13 @@ class CenterService:
         await asyncio.to_thread(self.store.close)
 
     async def _consume(self) -> None:
+        # Started here, not in `start`: joining the group takes seconds, and the API should
+        # answer meanwhile.
+        self.consumer = AIOKafkaConsumer(
+            self.topic("alerts"), bootstrap_servers=self.bootstrap, group_id="ewe-center",
+            enable_auto_commit=False, auto_offset_reset="earliest", fetch_max_wait_ms=50,
+            **self._group_timeouts)
+        await self.consumer.start()
         metrics = self.center.metrics
         while True:
             batches = await self.consumer.getmany(timeout_ms=500, max_records=2000)

@@ -30,7 +30,9 @@ def attach_center(settings: Settings, store: Store, duty: DutyList,
     def attach(bootstrap: str) -> Attachment:
         service = CenterService(store, duty, bootstrap=bootstrap, topic=settings.topic,
                                 webhooks=[Webhook(**hook) for hook in settings.webhooks],
-                                external_url=settings.base_url, clock=clock)
+                                external_url=settings.base_url, clock=clock,
+                                rebalance_timeout_ms=settings.ms("rebalance_timeout"),
+                                session_timeout_ms=settings.ms("session_timeout"))
 
         def app(routes: list, exposition: list, health: Callable[[], dict]):
             return create_app(service.center, routes=routes, exposition=exposition,
