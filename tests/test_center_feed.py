@@ -1,0 +1,74 @@
+"""The live feed over a real HTTP connection: server-sent events of alert changes and chain
+steps, with no reporter contact details in them."""
+from __future__ import annotations
+
+import threading
+import time
+
+import httpx
+import orjson
+import pytest
+import uvicorn
+
+from center.api.deps import Center
+from center.app import create_app
+from center.auth import create_token
+from center.ledger import Ledger
+from center.store import open_store
+from streams.broker import free_port
+from tests.center_records import alert_record, shipped_duty
+
+PHONE = "13812345678"
+
+
+@pytest.fixture
+def served(tmp_path, clock):
+    store = open_store(f"sqlite://{tmp_path / 'center.db'}")
+    ledger = Ledger(store, shipped_duty(), clock=clock)
+    token = create_token(store, role="viewer", name="wall", now=clock())
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(Center(ledger)), host="127.0.0.1",
+                                           port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    yield ledger, f"http://127.0.0.1:{port}", token
+    server.should_exit = True
+    thread.join(10)
+    store.close()
+
+
+def read_events(lines, count: int) -> list[tuple[str, dict]]:
+    events, kind = [], None
+    for line in lines:
+        if line.startswith("event: "):
+            kind = line.removeprefix("event: ")
+        elif line.startswith("data: "):
+            events.append((kind, orjson.loads(line.removeprefix("data: "))))
+            if len(events) == count:
+                return events
+    return events
+
+
+def test_feed_streams_new_alerts_and_chain_steps_without_contacts(served):
+    ledger, url, token = served
+    record = alert_record(reporter={"name": "张伟", "phone": PHONE})
+    with httpx.stream("GET", f"{url}/v1/stream", timeout=10,
+                      headers={"Authorization": f"Bearer {token}"}) as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        lines = response.iter_lines()
+        assert next(lines).startswith(":")          # the connection comment: subscribed now
+        ledger.ingest([record])
+        ledger.act(record["id"], "acknowledge", {"note": "on it"}, actor="op")
+        (kind1, alert), (kind2, step) = read_events(lines, 2)
+        raw = orjson.dumps([alert, step]).decode()
+    assert (kind1, alert["alert"]["id"], alert["change"]) == ("alert", record["id"], "fired")
+    assert (kind2, step["event"]["kind"], step["alert"]["state"]) == \
+        ("event", "acknowledge", "acknowledged")
+    assert PHONE not in raw and "张伟" not in raw
+
+
+def test_feed_needs_a_token(served):
+    _, url, _ = served
+    assert httpx.get(f"{url}/v1/stream").status_code == 401
