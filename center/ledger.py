@@ -28,7 +28,7 @@ from engine.chain import ChainError, State, answered, transition
 from engine.duty import SLA_STEPS, DutyList
 from engine.events import format_timestamp, parse_timestamp
 from engine.lifecycle import Level
-from engine.matchers import matches
+from engine.matchers import field_of, matches
 from engine.silence import Silence, mutes
 
 __all__ = ["Ledger", "AlertFilter", "IncidentFilter", "NotFound", "BadRequest", "IngestResult",
@@ -138,7 +138,7 @@ class Ledger:
             row = self._update_condition(tx, row, record, at, now, silences)
             outcome = "updated"
         if any(matches(record, rule.source) for rule in self.duty.inhibit):
-            self._refresh_inhibition(tx, now)
+            self._refresh_inhibition(tx, record, now)
         feed.append({"type": "alert", "change": change, "alert": _summary(row)})
         return outcome
 
@@ -230,27 +230,26 @@ class Ledger:
         return bool(row["inhibited"]) or mutes(record, silences, now=now)
 
     def _firing_causes(self, tx: Cursor, record: Mapping[str, Any]) -> list[dict]:
-        sources = [rule.source for rule in self.duty.inhibit
-                   if matches(record, rule.target)]
-        if not sources:
-            return []
-        rules = {source.get("rule") for source in sources}
-        if None in rules:
-            rows = tx.execute("SELECT body FROM alerts WHERE condition = 'firing'").fetchall()
-        else:
-            rows = tx.execute(
-                f"SELECT body FROM alerts WHERE condition = 'firing' AND rule IN "
-                f"({', '.join('?' for _ in rules)})", sorted(rules)).fetchall()
-        return [orjson.loads(row["body"]) for row in rows]
+        """Firing alerts that may inhibit this one: per inhibit rule whose target it meets,
+        those meeting the source with the same values of the `equal` fields."""
+        found: list[dict] = []
+        for rule in self.duty.inhibit:
+            if matches(record, rule.target):
+                wanted = {**rule.source, **{path: field_of(record, path) for path in rule.equal}}
+                found += [row["record"] for row in _firing_where(tx, wanted)]
+        return found
 
-    def _refresh_inhibition(self, tx: Cursor, now: int) -> None:
-        """A cause changed: mark again which firing alerts it inhibits."""
-        for row in tx.execute("SELECT id, inhibited, body FROM alerts "
-                              "WHERE condition = 'firing'").fetchall():
-            record = orjson.loads(row["body"])
-            inhibited = int(self.duty.inhibited(record, self._firing_causes(tx, record)))
-            if inhibited != row["inhibited"]:
-                _update(tx, row["id"], {"inhibited": inhibited, "updated_at": now})
+    def _refresh_inhibition(self, tx: Cursor, cause: Mapping[str, Any], now: int) -> None:
+        """A cause fired or resolved: mark again the firing alerts it may inhibit."""
+        for rule in self.duty.inhibit:
+            if not matches(cause, rule.source):
+                continue
+            wanted = {**rule.target, **{path: field_of(cause, path) for path in rule.equal}}
+            for row in _firing_where(tx, wanted):
+                record = row["record"]
+                inhibited = int(self.duty.inhibited(record, self._firing_causes(tx, record)))
+                if inhibited != row["inhibited"]:
+                    _update(tx, row["id"], {"inhibited": inhibited, "updated_at": now})
 
     # -- what people do --------------------------------------------------------------------------
     def act(self, alert_id: str, action: str, given: Mapping[str, Any], *, actor: str) -> dict:
@@ -551,6 +550,32 @@ def _update(tx: Cursor, alert_id: str, changes: Mapping[str, Any]) -> None:
     names = list(changes)
     tx.execute(f"UPDATE alerts SET {', '.join(f'{name} = ?' for name in names)} WHERE id = ?",
                [*(changes[name] for name in names), alert_id])
+
+
+# Matcher paths that are columns of `alerts`, so a matcher narrows a query instead of a scan.
+_COLUMN_OF_PATH = {"rule": "rule", "severity": "severity", "key": "alert_key",
+                   "labels.category": "category",
+                   **{f"location.{level}": level
+                      for level in ("district", "street", "community", "grid", "building")}}
+
+
+def _firing_where(tx: Cursor, wanted: Mapping[str, Any]) -> list[dict]:
+    """Firing alerts whose fields equal `wanted` (columns in SQL, other paths on the body)."""
+    clauses, params, rest = ["condition = 'firing'"], [], {}
+    for path, value in wanted.items():
+        column = _COLUMN_OF_PATH.get(path)
+        if column is None:
+            rest[path] = value
+        elif value is None:
+            clauses.append(f"{column} IS NULL")
+        else:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    rows = tx.execute(f"SELECT id, inhibited, body FROM alerts WHERE {' AND '.join(clauses)}",
+                      params).fetchall()
+    found = [{"id": row["id"], "inhibited": row["inhibited"],
+              "record": orjson.loads(row["body"])} for row in rows]
+    return [row for row in found if not rest or matches(row["record"], rest)]
 
 
 def _clauses(where: AlertFilter | IncidentFilter) -> tuple[list[str], list]:

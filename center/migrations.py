@@ -58,7 +58,7 @@ CREATE TABLE alerts (
 CREATE INDEX alerts_by_opening ON alerts (opened_at, id);
 CREATE INDEX alerts_by_condition ON alerts (condition, notified);
 CREATE INDEX alerts_by_chain ON alerts (chain);
-CREATE INDEX alerts_by_rule ON alerts (rule);
+CREATE INDEX alerts_by_rule ON alerts (rule, condition);
 CREATE INDEX alerts_due ON alerts (next_due);
 CREATE INDEX alerts_reminders ON alerts (remind_at);
 CREATE INDEX alerts_by_incident ON alerts (incident_id);

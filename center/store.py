@@ -151,6 +151,7 @@ class PostgresStore(Store):
         from psycopg_pool import ConnectionPool
 
         self.url = url
+        self.schema = schema
         options = {"options": f"-c search_path={schema}"} if schema else {}
         if schema:
             try:

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from center.api.deps import Center, epoch_ms, get_center, require
+from center.api.deps import Center, Json, epoch_ms, get_center, require
 from center.auth import Principal
 from center.ledger import AlertFilter
 from center.masking import masked_evidence
@@ -64,25 +64,25 @@ def list_alerts(
     until: Annotated[datetime | None, Query(description="episode started before")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page")] = None,
-) -> dict[str, Any]:
+) -> Json:
     where = AlertFilter(severity=severity, condition=condition, state=state, category=category,
                         rule=rule, district=district, street=street, community=community,
                         grid=grid, building=building, incident=incident,
                         since=epoch_ms(since, "since"), until=epoch_ms(until, "until"))
     page = center.ledger.alerts(where, limit=limit, cursor=cursor)
-    return {"items": page.items, "next_cursor": page.next_cursor}
+    return Json({"items": page.items, "next_cursor": page.next_cursor})
 
 
 @router.get("/{alert_id}", summary="One alert: evidence, incident, department, SLA, timeline")
 def get_alert(alert_id: str, center: Annotated[Center, Depends(get_center)],
-              principal: Annotated[Principal, Depends(require("read"))]) -> dict[str, Any]:
-    return _shown(center.ledger.alert(alert_id), principal)
+              principal: Annotated[Principal, Depends(require("read"))]) -> Json:
+    return Json(_shown(center.ledger.alert(alert_id), principal))
 
 
 @router.post("/{alert_id}/actions", summary="Take a chain step",
              responses={409: {"description": "the alert's state does not allow the action"}})
 def act(alert_id: str, body: Action, center: Annotated[Center, Depends(get_center)],
-        principal: Annotated[Principal, Depends(require("act"))]) -> dict[str, Any]:
+        principal: Annotated[Principal, Depends(require("act"))]) -> Json:
     fields = body.model_dump(exclude={"action"}, exclude_none=True)
     try:
         alert = center.ledger.act(alert_id, body.action, fields, actor=principal.name)
@@ -90,15 +90,15 @@ def act(alert_id: str, body: Action, center: Annotated[Center, Depends(get_cente
         center.metrics.refusals.labels(body.action).inc()
         raise
     center.metrics.actions.labels(body.action).inc()
-    return _shown(alert, principal)
+    return Json(_shown(alert, principal))
 
 
 @router.post("/{alert_id}/feedback", summary="Record feedback on an alert")
 def feedback(alert_id: str, body: Feedback, center: Annotated[Center, Depends(get_center)],
-             principal: Annotated[Principal, Depends(require("act"))]) -> dict[str, Any]:
+             principal: Annotated[Principal, Depends(require("act"))]) -> Json:
     alert = center.ledger.feedback(alert_id, actor=principal.name, **body.model_dump())
     center.metrics.feedback.labels(body.verdict or "none").inc()
-    return _shown(alert, principal)
+    return Json(_shown(alert, principal))
 
 
 def _shown(alert: dict[str, Any], principal: Principal) -> dict[str, Any]:

@@ -1,12 +1,15 @@
 """What every endpoint shares: the center it serves and the caller's checked token."""
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, Request
+import orjson
+from fastapi import Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from center.auth import PERMISSIONS, Principal, authenticate
@@ -14,8 +17,19 @@ from center.errors import Forbidden, Unauthorized
 from center.feed import Feed
 from center.ledger import BadRequest, Ledger
 from center.metrics import CenterMetrics
+from center.store import Store
 
-__all__ = ["Center", "get_center", "require", "epoch_ms"]
+__all__ = ["Center", "Json", "get_center", "require", "epoch_ms"]
+
+
+class Json(Response):
+    """A JSON answer encoded by orjson as it is: the ledger's views are plain dicts already,
+    and FastAPI's generic encoder would walk every one of them again."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
 
 
 @dataclass
@@ -24,11 +38,36 @@ class Center:
     metrics: CenterMetrics = field(default_factory=CenterMetrics)
     feed: Feed = field(default_factory=Feed)
 
+    tokens: TokenCache = field(init=False)
+
     def __post_init__(self) -> None:
         self.ledger.listeners.append(self.feed.publish)
+        self.tokens = TokenCache(self.ledger.store)
 
 
-def get_center(request: Request) -> Center:
+class TokenCache:
+    """Checked tokens for a few seconds, so a busy board does not ask the database each time.
+    Unknown tokens are not cached: one created a moment ago works at once."""
+
+    def __init__(self, store: Store, *, ttl_s: float = 10.0) -> None:
+        self.store = store
+        self.ttl_s = ttl_s
+        self._known: dict[str, tuple[float, Principal]] = {}
+
+    async def authenticate(self, token: str) -> Principal | None:
+        now = time.monotonic()
+        cached = self._known.get(token)
+        if cached is not None and now - cached[0] < self.ttl_s:
+            return cached[1]
+        principal = await asyncio.to_thread(authenticate, self.store, token)
+        if principal is not None:
+            if len(self._known) > 10_000:
+                self._known.clear()
+            self._known[token] = (now, principal)
+        return principal
+
+
+async def get_center(request: Request) -> Center:
     return request.app.state.center
 
 
@@ -39,12 +78,12 @@ def require(permission: str) -> Callable[..., Principal]:
     """A dependency that admits callers whose role has `permission`."""
     roles = ", ".join(sorted(PERMISSIONS[permission]))
 
-    def check(center: Annotated[Center, Depends(get_center)],
-              credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-              ) -> Principal:
+    async def check(center: Annotated[Center, Depends(get_center)],
+                    credentials: Annotated[HTTPAuthorizationCredentials | None,
+                                           Depends(_bearer)]) -> Principal:
         if credentials is None:
             raise Unauthorized("missing token: send `Authorization: Bearer <token>`")
-        principal = authenticate(center.ledger.store, credentials.credentials)
+        principal = await center.tokens.authenticate(credentials.credentials)
         if principal is None:
             raise Unauthorized("unknown token")
         if not principal.may(permission):

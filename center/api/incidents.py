@@ -1,11 +1,11 @@
 """`/v1/incidents`: alerts grouped by category and building within the duty list's window."""
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from center.api.deps import Center, get_center, require
+from center.api.deps import Center, Json, get_center, require
 from center.auth import Principal
 from center.ledger import IncidentFilter
 
@@ -19,13 +19,13 @@ def list_incidents(center: Annotated[Center, Depends(get_center)],
                    _: Annotated[Principal, Depends(require("read"))],
                    category: str | None = None, building: str | None = None,
                    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-                   cursor: str | None = None) -> dict[str, Any]:
+                   cursor: str | None = None) -> Json:
     page = center.ledger.incidents(IncidentFilter(category=category, building=building),
                                    limit=limit, cursor=cursor)
-    return {"items": page.items, "next_cursor": page.next_cursor}
+    return Json({"items": page.items, "next_cursor": page.next_cursor})
 
 
 @router.get("/{incident_id}", summary="One incident with its alerts")
 def get_incident(incident_id: str, center: Annotated[Center, Depends(get_center)],
-                 _: Annotated[Principal, Depends(require("read"))]) -> dict[str, Any]:
-    return center.ledger.incident(incident_id)
+                 _: Annotated[Principal, Depends(require("read"))]) -> Json:
+    return Json(center.ledger.incident(incident_id))

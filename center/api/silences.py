@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from center.api.deps import Center, epoch_ms, get_center, require
+from center.api.deps import Center, Json, epoch_ms, get_center, require
 from center.auth import Principal
 from engine.matchers import check_path
 
@@ -36,21 +36,22 @@ class NewSilence(BaseModel):
 
 @router.get("", summary="List silences, active, pending and expired")
 def list_silences(center: Annotated[Center, Depends(get_center)],
-                  _: Annotated[Principal, Depends(require("read"))]) -> list[dict[str, Any]]:
-    return center.ledger.silences()
+                  _: Annotated[Principal, Depends(require("read"))]) -> Json:
+    return Json(center.ledger.silences())
 
 
 @router.post("", status_code=201, summary="Create a silence")
 def create_silence(body: NewSilence, center: Annotated[Center, Depends(get_center)],
                    principal: Annotated[Principal, Depends(require("silence"))]
-                   ) -> dict[str, Any]:
+                   ) -> Json:
     starts_at = epoch_ms(body.starts_at, "starts_at") or center.ledger.clock()
-    return center.ledger.add_silence(matchers=body.matchers, starts_at=starts_at,
-                                     ends_at=epoch_ms(body.ends_at, "ends_at"),
-                                     author=principal.name, reason=body.reason)
+    silence = center.ledger.add_silence(matchers=body.matchers, starts_at=starts_at,
+                                        ends_at=epoch_ms(body.ends_at, "ends_at"),
+                                        author=principal.name, reason=body.reason)
+    return Json(silence, status_code=201)
 
 
 @router.delete("/{silence_id}", summary="End a silence now")
 def expire_silence(silence_id: str, center: Annotated[Center, Depends(get_center)],
-                   _: Annotated[Principal, Depends(require("silence"))]) -> dict[str, Any]:
-    return center.ledger.expire_silence(silence_id)
+                   _: Annotated[Principal, Depends(require("silence"))]) -> Json:
+    return Json(center.ledger.expire_silence(silence_id))

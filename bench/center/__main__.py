@@ -1,0 +1,202 @@
+"""The operations center on the real PostgreSQL (and SQLite for comparison).
+
+    python bench/center [--alerts 20000] [--clients 20] [--seconds 20] [--store postgres]
+
+Ingest: alert records as the workers publish them (a city's mix of rules, severities, districts
+and buildings; every fourth alert later resolved), recorded in batches of 500 as the center's
+consumer hands them over — routing, grouping into incidents, SLA deadlines, the inhibition
+check, the notification outbox for one webhook and the history rows included. Prints alert
+changes recorded per second.
+
+API: the center's app served by uvicorn on loopback over the ledger just filled; `--clients`
+concurrent clients (one HTTP/1.1 connection each) list alerts as an operations board does
+(`GET /v1/alerts?limit=50`, a third of them with a filter, a third on the second page), each
+with a bearer token checked against the ledger. Prints requests per second and latency
+percentiles over `--seconds`.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import random
+import statistics
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import psycopg
+import uvicorn
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+sys.path.insert(0, str(ROOT))
+
+from center.api.deps import Center  # noqa: E402
+from center.app import create_app  # noqa: E402
+from center.auth import create_token  # noqa: E402
+from center.ledger import Ledger  # noqa: E402
+from center.store import PostgresStore, open_store  # noqa: E402
+from engine.duty import load_duty_file  # noqa: E402
+from engine.events import format_timestamp  # noqa: E402
+from engine.identity import alert_id  # noqa: E402
+from streams.broker import free_port  # noqa: E402
+
+POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
+T0 = 1_782_864_000_000
+RULES = [("waterlogging.level.high", "waterlogging"), ("fire.smoke.alarm", "fire"),
+         ("gas.concentration.high", "gas"), ("gas.smell.report", "gas"),
+         ("elevator.trapped", "elevator"), ("welfare.no-water", "welfare"),
+         ("infrastructure.manhole.tilt", "manhole"), ("environment.noise.night", "noise")]
+DISTRICTS = ["渝中区", "江北区", "南岸区", "沙坪坝区", "九龙坡区"]
+SEVERITIES = ["blue", "yellow", "yellow", "orange", "red"]
+FILTERS = {"district": DISTRICTS, "severity": SEVERITIES, "condition": ["firing", "resolved"]}
+
+
+def records(count: int, seed: int = 7) -> list[dict]:
+    rng = random.Random(seed)
+    out = []
+    for n in range(count):
+        rule, category = rng.choice(RULES)
+        starts_at = T0 + n * 1_000
+        key = f"dev-{n}"
+        district = rng.choice(DISTRICTS)
+        building = f"{district}-B{rng.randrange(400)}"
+        base = {
+            "id": alert_id(rule, key, starts_at), "rule": rule, "key": key,
+            "severity": rng.choice(SEVERITIES), "status": "firing", "change": "fired",
+            "at": format_timestamp(starts_at), "starts_at": format_timestamp(starts_at),
+            "labels": {"category": category}, "title": {"zh": rule, "en": rule},
+            "summary": {"zh": f"{building} {rule}"},
+            "location": {"district": district, "street": f"{district}-S{rng.randrange(20)}",
+                         "community": f"C{rng.randrange(100)}", "grid": f"G{rng.randrange(900)}",
+                         "building": building},
+            "evidence": [{"id": f"e{n}", "ts": format_timestamp(starts_at), "device_id": key,
+                          "type": "water_level", "value": 0.3}],
+            "occurrences": 1}
+        out.append(base)
+        if n % 4 == 0:
+            at = starts_at + 600_000
+            out.append({**base, "status": "resolved", "change": "resolved",
+                        "at": format_timestamp(at)})
+    return out
+
+
+def open_bench_store(kind: str):
+    if kind == "sqlite":
+        path = ROOT / "bench" / ".cache" / f"center-{uuid.uuid4().hex[:6]}.db"
+        return open_store(f"sqlite://{path}"), lambda: [path.unlink(missing_ok=True)
+                                                        for path in path.parent.glob(
+                                                            path.name + "*")]
+    schema = f"bench_{uuid.uuid4().hex[:8]}"
+    store = open_store(POSTGRES, schema=schema, max_size=30)
+
+    def drop() -> None:
+        with psycopg.connect(POSTGRES, autocommit=True) as connection:
+            connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    return store, drop
+
+
+def bench_ingest(ledger: Ledger, batch: list[dict]) -> float:
+    began = time.perf_counter()
+    for start in range(0, len(batch), 500):
+        ledger.ingest(batch[start:start + 500])
+    return time.perf_counter() - began
+
+
+def serve(ledger: Ledger, port: int) -> None:
+    if isinstance(ledger.store, PostgresStore):
+        # Connections do not survive a fork: the server opens its own pool.
+        ledger.store = PostgresStore(ledger.store.url, schema=ledger.store.schema, max_size=30)
+    uvicorn.run(create_app(Center(ledger)), host="127.0.0.1", port=port, log_level="warning",
+                access_log=False)
+
+
+def wait_listening(port: int) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise SystemExit("the API server did not start")
+
+
+async def clients(url: str, token: str, count: int, seconds: float) -> list[float]:
+    latencies: list[float] = []
+    deadline = time.perf_counter() + seconds
+    headers = {"Authorization": f"Bearer {token}"}
+
+    async def one(number: int) -> None:
+        rng = random.Random(number)
+        async with httpx.AsyncClient(base_url=url, headers=headers, timeout=30) as client:
+            cursor = None
+            while time.perf_counter() < deadline:
+                params: dict = {"limit": 50}
+                choice = rng.randrange(3)
+                if choice == 1:
+                    name, values = rng.choice(list(FILTERS.items()))
+                    params[name] = rng.choice(values)
+                elif choice == 2 and cursor:
+                    params["cursor"] = cursor
+                began = time.perf_counter()
+                response = await client.get("/v1/alerts", params=params)
+                latencies.append(time.perf_counter() - began)
+                response.raise_for_status()
+                cursor = response.json()["next_cursor"]
+
+    await asyncio.gather(*(one(n) for n in range(count)))
+    return latencies
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--alerts", type=int, default=20_000)
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--store", choices=["postgres", "sqlite"], default="postgres")
+    args = parser.parse_args()
+
+    store, drop = open_bench_store(args.store)
+    try:
+        now = [T0]
+        ledger = Ledger(store, load_duty_file(ROOT / "rules" / "duty.yaml"),
+                        clock=lambda: now[0], targets=["ops"])
+        batch = records(args.alerts)
+        elapsed = bench_ingest(ledger, batch)
+        print(f"store           {args.store}")
+        print(f"ingest          {len(batch):,} alert changes ({args.alerts:,} alerts) in "
+              f"{elapsed:.2f} s: {len(batch) / elapsed:,.0f} changes/s, "
+              f"{args.alerts / elapsed:,.0f} new alerts/s")
+        again = bench_ingest(ledger, batch)
+        print(f"re-delivery     the same changes again: {len(batch) / again:,.0f} changes/s "
+              "(all skipped as duplicates)")
+
+        token = create_token(store, role="viewer", name="bench", now=T0)
+        port = free_port()
+        # The server gets a process of its own, as in production: clients in the same
+        # interpreter would share its lock and measure themselves.
+        server = multiprocessing.get_context("fork").Process(
+            target=serve, args=(ledger, port), daemon=True)
+        server.start()
+        wait_listening(port)
+        latencies = asyncio.run(clients(f"http://127.0.0.1:{port}", token, args.clients,
+                                        args.seconds))
+        server.terminate()
+        server.join(10)
+        latencies.sort()
+        ms = [value * 1000 for value in latencies]
+        print(f"alert list      {args.clients} clients, {len(ms):,} requests in "
+              f"{args.seconds:.0f} s: {len(ms) / args.seconds:,.0f} requests/s")
+        print(f"latency         p50 {statistics.median(ms):.1f} ms, "
+              f"p90 {ms[int(len(ms) * 0.90)]:.1f} ms, p99 {ms[int(len(ms) * 0.99)]:.1f} ms, "
+              f"max {ms[-1]:.1f} ms")
+    finally:
+        store.close()
+        drop()
+
+
+if __name__ == "__main__":
+    main()
