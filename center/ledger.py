@@ -105,49 +105,85 @@ class Ledger:
 
     # -- what the workers raise ------------------------------------------------------------------
     def ingest(self, records: Iterable[Mapping[str, Any]]) -> IngestResult:
-        """Record alert changes from `ewe.alerts`; a change already recorded is skipped."""
+        """Record alert changes from `ewe.alerts`; a change already recorded is skipped.
+
+        A batch costs a few statements, not a few per record: the history rows go in at once
+        (the unique `dedupe` key tells which were new), the alerts they touch are read at once,
+        and the writes are sent as multi-row statements at the end."""
+        records = list(records)
         result = IngestResult()
         feed: list[dict] = []
         with self.store.transaction() as tx:
             now = self.clock()
             silences = self._active_silences(tx, now)
-            for record in records:
-                outcome = self._ingest_one(tx, record, now, silences, feed)
-                setattr(result, outcome, getattr(result, outcome) + 1)
+            fresh = self._record_changes(tx, records, now)
+            result.duplicates = len(records) - len(fresh)
+            rows = self._rows(tx, {record["id"] for record in fresh})
+            writes = _Writes(tx)
+            opening = [record for record in fresh if record["id"] not in rows]
+            if opening:
+                starts = [parse_timestamp(record["starts_at"]) for record in opening]
+                window = self.duty.group_window_ms
+                writes.preload_incidents({self.duty.group_key(record) for record in opening},
+                                         min(starts) - window, max(starts) + window)
+            for record in fresh:
+                at = parse_timestamp(record["at"])
+                row = rows.get(record["id"])
+                if row is None:
+                    row = rows[record["id"]] = self._open(writes, record, at, now, silences)
+                    result.new += 1
+                else:
+                    row = rows[record["id"]] = self._update_condition(writes, row, record, at,
+                                                                      now, silences)
+                    result.updated += 1
+                if any(matches(record, rule.source) for rule in self.duty.inhibit):
+                    self._refresh_inhibition(writes, record, now)
+                if self.listeners:
+                    feed.append({"type": "alert", "change": record["change"],
+                                 "alert": _summary(row)})
+            writes.flush()
         self._publish(feed)
         return result
 
-    def _ingest_one(self, tx: Cursor, record: Mapping[str, Any], now: int,
-                    silences: list[Silence], feed: list[dict]) -> str:
-        alert_id, change = record["id"], record["change"]
-        at = parse_timestamp(record["at"])
+    def _record_changes(self, tx: Cursor, records: list[Mapping[str, Any]],
+                        now: int) -> list[Mapping[str, Any]]:
+        """Append each change to the history; the records whose change was not there yet."""
+        keyed: dict[str, Mapping[str, Any]] = {}
+        for record in records:
+            key = f"{record['id']}:{record['change']}:{parse_timestamp(record['at'])}"
+            keyed.setdefault(key, record)
+        if not keyed:
+            return []
+        values = []
+        for key, record in keyed.items():
+            values += [record["id"], now, record["change"],
+                       orjson.dumps({"severity": record["severity"], "at": record["at"]}).decode(),
+                       key]
         inserted = tx.execute(
-            "INSERT INTO alert_events (alert_id, at, actor, kind, data, dedupe) "
-            "VALUES (?, ?, 'engine', ?, ?, ?) ON CONFLICT (dedupe) DO NOTHING",
-            (alert_id, now, change, orjson.dumps({"severity": record["severity"],
-                                                  "at": record["at"]}).decode(),
-             f"{alert_id}:{change}:{at}")).rowcount
-        if not inserted:
-            return "duplicates"
-        row = tx.execute(f"SELECT * FROM alerts WHERE id = ?{self._for_update}",
-                         (alert_id,)).fetchone()
-        if row is None:
-            row = self._open(tx, record, at, now, silences)
-            outcome = "new"
-        else:
-            row = self._update_condition(tx, row, record, at, now, silences)
-            outcome = "updated"
-        if any(matches(record, rule.source) for rule in self.duty.inhibit):
-            self._refresh_inhibition(tx, record, now)
-        feed.append({"type": "alert", "change": change, "alert": _summary(row)})
-        return outcome
+            "INSERT INTO alert_events (alert_id, at, actor, kind, data, dedupe) VALUES "
+            + ", ".join(["(?, ?, 'engine', ?, ?, ?)"] * len(keyed))
+            + " ON CONFLICT (dedupe) DO NOTHING RETURNING dedupe", values).fetchall()
+        new = {row["dedupe"] for row in inserted}
+        return [record for key, record in keyed.items() if key in new]
 
-    def _open(self, tx: Cursor, record: Mapping[str, Any], at: int, now: int,
+    def _rows(self, tx: Cursor, alert_ids: set[str]) -> dict[str, dict]:
+        if not alert_ids:
+            return {}
+        ordered = sorted(alert_ids)   # one lock order for concurrent writers
+        rows = tx.execute(f"SELECT * FROM alerts WHERE id IN ({', '.join('?' * len(ordered))})"
+                          f"{self._for_update}", ordered).fetchall()
+        return {row["id"]: row for row in rows}
+
+    def _open(self, writes: _Writes, record: Mapping[str, Any], at: int, now: int,
               silences: list[Silence]) -> dict:
         location = record.get("location") or {}
         route = self.duty.route(record)
         condition = "resolved" if record["change"] == "resolved" else "firing"
         deadlines = self.duty.deadlines(record["severity"], now)
+        inhibited = False
+        if condition == "firing" and any(matches(record, rule.target)
+                                         for rule in self.duty.inhibit):
+            inhibited = self.duty.inhibited(record, self._firing_causes(writes, record))
         row = {
             "id": record["id"], "rule": record["rule"], "alert_key": record["key"],
             "severity": record["severity"], "condition": condition, "chain": State.open.value,
@@ -158,22 +194,19 @@ class Ledger:
             "opened_at": now, "updated_at": now,
             "department": route.department if route else None,
             "escalate_to": route.escalate_to if route else None, "handler": None,
-            "incident_id": self._group(tx, record, now),
-            "inhibited": int(condition == "firing"
-                             and self.duty.inhibited(record, self._firing_causes(tx, record))),
+            "incident_id": self._group(writes, record, now),
+            "inhibited": int(inhibited),
             "notified": "none", "escalated": "", "next_due": _next_due(deadlines, State.open, ()),
             "remind_at": None, "verdict": None, "satisfaction": None, "corrected_category": None,
             "body": orjson.dumps(record).decode(),
         }
         if condition == "firing" and not self._muted(row, record, silences, now):
-            self._notify(tx, row, record, "firing", now)
+            self._notify(writes, row, record, "firing", now)
             row["notified"] = "firing"
-        names = list(row)
-        tx.execute(f"INSERT INTO alerts ({', '.join(names)}) "
-                   f"VALUES ({', '.join('?' for _ in names)})", [row[name] for name in names])
+        writes.new_alerts[row["id"]] = row
         return row
 
-    def _update_condition(self, tx: Cursor, row: dict, record: Mapping[str, Any], at: int,
+    def _update_condition(self, writes: _Writes, row: dict, record: Mapping[str, Any], at: int,
                           now: int, silences: list[Silence]) -> dict:
         if at < row["condition_at"]:
             return row    # an older change delivered late: the history has it, the state not
@@ -187,36 +220,46 @@ class Ledger:
                                             _steps(row["escalated"]))
         row = {**row, **changes}
         if row["notified"] == "firing" and record["change"] == "resolved":
-            self._notify(tx, row, record, "resolved", now)
+            self._notify(writes, row, record, "resolved", now)
             row["notified"] = changes["notified"] = "resolved"
         elif (row["notified"] == "firing" and record["change"] == "escalated"
               and not self._muted(row, record, silences, now)):
-            self._notify(tx, row, record, "firing", now)
-        _update(tx, row["id"], changes)
+            self._notify(writes, row, record, "firing", now)
+        writes.update_alert(row["id"], changes)
         return row
 
-    def _group(self, tx: Cursor, record: Mapping[str, Any], now: int) -> str:
+    def _group(self, writes: _Writes, record: Mapping[str, Any], now: int) -> str:
         key = self.duty.group_key(record)
         starts_at = parse_timestamp(record["starts_at"])
         window = self.duty.group_window_ms
-        incident = tx.execute(
-            "SELECT id, severity, last_starts_at FROM incidents WHERE group_key = ? "
-            "AND last_starts_at >= ? AND first_starts_at <= ? "
-            f"ORDER BY last_starts_at DESC LIMIT 1{self._for_update}",
-            (key, starts_at - window, starts_at + window)).fetchone()
+
+        def joinable(incident: Mapping[str, Any]) -> bool:
+            return (incident["last_starts_at"] >= starts_at - window
+                    and incident["first_starts_at"] <= starts_at + window)
+
+        incident = writes.incidents.get(key)
+        if incident is None or not joinable(incident):
+            incident = next(filter(joinable, writes.candidates.get(key, ())), None)
         if incident is None:
-            incident_id = f"inc-{record['id']}"
-            tx.execute("INSERT INTO incidents (id, group_key, category, building, severity, "
-                       "opened_at, first_starts_at, last_starts_at, alert_count) "
-                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)",
-                       (incident_id, key, (record.get("labels") or {}).get("category"),
-                        (record.get("location") or {}).get("building"), record["severity"],
-                        now, starts_at, starts_at))
-            return incident_id
-        severity = max(incident["severity"], record["severity"], key=Level.__getitem__)
-        tx.execute("UPDATE incidents SET alert_count = alert_count + 1, severity = ?, "
-                   "last_starts_at = ? WHERE id = ?",
-                   (severity, max(incident["last_starts_at"], starts_at), incident["id"]))
+            incident = {"id": f"inc-{record['id']}", "group_key": key,
+                        "category": (record.get("labels") or {}).get("category"),
+                        "building": (record.get("location") or {}).get("building"),
+                        "severity": record["severity"], "opened_at": now,
+                        "first_starts_at": starts_at, "last_starts_at": starts_at,
+                        "alert_count": 1}
+            writes.new_incidents[incident["id"]] = incident
+        else:
+            incident = {**incident, "alert_count": incident.get("alert_count", 0) + 1,
+                        "severity": max(incident["severity"], record["severity"],
+                                        key=Level.__getitem__),
+                        "last_starts_at": max(incident["last_starts_at"], starts_at)}
+            if incident["id"] in writes.new_incidents:
+                writes.new_incidents[incident["id"]] = incident
+            else:
+                added = writes.incident_growth.get(incident["id"], (0, "", 0))[0] + 1
+                writes.incident_growth[incident["id"]] = (
+                    added, incident["severity"], incident["last_starts_at"])
+        writes.incidents[key] = incident
         return incident["id"]
 
     # -- mutes: silences and inhibition ----------------------------------------------------------
@@ -229,27 +272,27 @@ class Ledger:
                silences: list[Silence], now: int) -> bool:
         return bool(row["inhibited"]) or mutes(record, silences, now=now)
 
-    def _firing_causes(self, tx: Cursor, record: Mapping[str, Any]) -> list[dict]:
+    def _firing_causes(self, writes: _Writes, record: Mapping[str, Any]) -> list[dict]:
         """Firing alerts that may inhibit this one: per inhibit rule whose target it meets,
         those meeting the source with the same values of the `equal` fields."""
         found: list[dict] = []
         for rule in self.duty.inhibit:
             if matches(record, rule.target):
                 wanted = {**rule.source, **{path: field_of(record, path) for path in rule.equal}}
-                found += [row["record"] for row in _firing_where(tx, wanted)]
+                found += [row["record"] for row in writes.firing_where(wanted)]
         return found
 
-    def _refresh_inhibition(self, tx: Cursor, cause: Mapping[str, Any], now: int) -> None:
+    def _refresh_inhibition(self, writes: _Writes, cause: Mapping[str, Any], now: int) -> None:
         """A cause fired or resolved: mark again the firing alerts it may inhibit."""
         for rule in self.duty.inhibit:
             if not matches(cause, rule.source):
                 continue
             wanted = {**rule.target, **{path: field_of(cause, path) for path in rule.equal}}
-            for row in _firing_where(tx, wanted):
+            for row in writes.firing_where(wanted):
                 record = row["record"]
-                inhibited = int(self.duty.inhibited(record, self._firing_causes(tx, record)))
+                inhibited = int(self.duty.inhibited(record, self._firing_causes(writes, record)))
                 if inhibited != row["inhibited"]:
-                    _update(tx, row["id"], {"inhibited": inhibited, "updated_at": now})
+                    writes.update_alert(row["id"], {"inhibited": inhibited, "updated_at": now})
 
     # -- what people do --------------------------------------------------------------------------
     def act(self, alert_id: str, action: str, given: Mapping[str, Any], *, actor: str) -> dict:
@@ -333,6 +376,7 @@ class Ledger:
                 return counts
             now = self.clock()
             silences = self._active_silences(tx, now)
+            writes = _Writes(tx)
             for row in tx.execute("SELECT * FROM alerts WHERE next_due <= ?",
                                   (now,)).fetchall():
                 record = orjson.loads(row["body"])
@@ -342,7 +386,7 @@ class Ledger:
                     continue
                 if self._muted(row, record, silences, now):
                     continue
-                feed.append(self._escalate(tx, row, record, now))
+                feed.append(self._escalate(writes, row, record, now))
                 counts["escalations"] += 1
                 counts["escalated"].append((row["severity"], feed[-1]["event"]["data"]["step"]))
             for row in tx.execute("SELECT * FROM alerts WHERE remind_at <= ?",
@@ -350,7 +394,7 @@ class Ledger:
                 record = orjson.loads(row["body"])
                 if self._muted(row, record, silences, now):
                     continue
-                self._notify(tx, row, record, "reminder", now, receiver=row["escalate_to"])
+                self._notify(writes, row, record, "reminder", now, receiver=row["escalate_to"])
                 feed.append({"type": "event", "alert": _summary(row), "event": self._append(
                     tx, row["id"], now, "center", "reminder", {"escalate_to": row["escalate_to"]})})
                 _update(tx, row["id"], {"remind_at": now + self.duty.reminder_ms})
@@ -360,13 +404,15 @@ class Ledger:
                 record = orjson.loads(row["body"])
                 if self._muted(row, record, silences, now):
                     continue
-                self._notify(tx, row, record, "firing", now)
+                self._notify(writes, row, record, "firing", now)
                 _update(tx, row["id"], {"notified": "firing"})
                 counts["released"] += 1
+            writes.flush()
         self._publish(feed)
         return counts
 
-    def _escalate(self, tx: Cursor, row: dict, record: dict, now: int) -> dict:
+    def _escalate(self, writes: _Writes, row: dict, record: dict, now: int) -> dict:
+        tx = writes.tx
         deadlines = self.duty.deadlines(row["severity"], row["opened_at"])
         state = State(row["chain"])
         step = min((at, step) for step, at in deadlines.items()
@@ -377,7 +423,8 @@ class Ledger:
                    "remind_at": now + self.duty.reminder_ms}
         _update(tx, row["id"], changes)
         row = {**row, **changes}
-        self._notify(tx, row, record, "escalation", now, receiver=row["escalate_to"], step=step)
+        self._notify(writes, row, record, "escalation", now, receiver=row["escalate_to"],
+                     step=step)
         event = self._append(tx, row["id"], now, "center", "sla_missed",
                              {"step": step, "deadline": format_timestamp(deadlines[step]),
                               "severity": row["severity"], "escalate_to": row["escalate_to"]})
@@ -389,8 +436,9 @@ class Ledger:
             return True
         return tx.execute("SELECT pg_try_advisory_xact_lock(7407) AS mine").fetchone()["mine"]
 
-    def _notify(self, tx: Cursor, row: Mapping[str, Any], record: Mapping[str, Any], kind: str,
-                now: int, *, receiver: str | None = None, step: str | None = None) -> None:
+    def _notify(self, writes: _Writes, row: Mapping[str, Any], record: Mapping[str, Any],
+                kind: str, now: int, *, receiver: str | None = None,
+                step: str | None = None) -> None:
         """Queue a notice for every webhook; the outbox delivers it with retries."""
         if not self.targets:
             return
@@ -398,10 +446,8 @@ class Ledger:
                   "alert": {**_summary(row), "labels": record.get("labels") or {},
                             "evidence": without_contacts(record.get("evidence") or [])}}
         payload = orjson.dumps(notice).decode()
-        for target in self.targets:
-            tx.execute("INSERT INTO notifications (target, alert_id, kind, payload, "
-                       "next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                       (target, row["id"], kind, payload, now, now))
+        writes.notices += [(target, row["id"], kind, payload, now, now)
+                           for target in self.targets]
 
     # -- silences --------------------------------------------------------------------------------
     def add_silence(self, *, matchers: Mapping[str, Any], starts_at: int, ends_at: int,
@@ -546,6 +592,98 @@ class Ledger:
 
 
 # -- rows and views ------------------------------------------------------------------------------
+_ALERT_COLUMNS = ("id", "rule", "alert_key", "severity", "condition", "chain", "category",
+                  "district", "street", "community", "grid", "building", "starts_at",
+                  "condition_at", "opened_at", "updated_at", "department", "escalate_to",
+                  "handler", "incident_id", "inhibited", "notified", "escalated", "next_due",
+                  "remind_at", "verdict", "satisfaction", "corrected_category", "body")
+_INCIDENT_COLUMNS = ("id", "group_key", "category", "building", "severity", "opened_at",
+                     "first_starts_at", "last_starts_at", "alert_count")
+_NOTICE_COLUMNS = ("target", "alert_id", "kind", "payload", "next_attempt_at", "created_at")
+
+
+class _Writes:
+    """The writes of one transaction, held back and sent as multi-row statements by `flush`
+    (anything that reads alerts back flushes first)."""
+
+    def __init__(self, tx: Cursor) -> None:
+        self.tx = tx
+        self.new_alerts: dict[str, dict] = {}
+        self.alert_changes: dict[str, dict] = {}
+        self.incidents: dict[str, dict] = {}          # group key -> latest incident seen
+        self.candidates: dict[str, list[dict]] = {}   # group key -> stored incidents
+        self.new_incidents: dict[str, dict] = {}
+        self.incident_growth: dict[str, tuple[int, str, int]] = {}  # added, severity, last
+        self.notices: list[tuple] = []
+
+    def firing_where(self, wanted: Mapping[str, Any]) -> list[dict]:
+        """Firing alerts whose fields equal `wanted`, as they stand with the writes held back:
+        the database's (narrowed by column where a path is one) and this batch's new ones."""
+        clauses, params, rest = ["condition = 'firing'"], [], {}
+        for path, value in wanted.items():
+            column = _COLUMN_OF_PATH.get(path)
+            if column is None:
+                rest[path] = value
+            elif value is None:
+                clauses.append(f"{column} IS NULL")
+            else:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        found = []
+        for row in self.tx.execute(f"SELECT id, inhibited, body FROM alerts "
+                                   f"WHERE {' AND '.join(clauses)}", params).fetchall():
+            row = {**row, **self.alert_changes.get(row["id"], {})}
+            if row.get("condition", "firing") == "firing":
+                found.append({"id": row["id"], "inhibited": row["inhibited"],
+                              "record": orjson.loads(row["body"])})
+        found = [row for row in found if not rest or matches(row["record"], rest)]
+        found += [{"id": row["id"], "inhibited": row["inhibited"],
+                   "record": orjson.loads(row["body"])}
+                  for row in self.new_alerts.values() if row["condition"] == "firing"
+                  and _row_matches(row, wanted)]
+        return found
+
+    def preload_incidents(self, keys: set[str], earliest: int, latest: int) -> None:
+        """The incidents that new alerts of this batch may join, read in one query."""
+        if not keys:
+            return
+        ordered = sorted(keys)
+        rows = self.tx.execute(
+            "SELECT id, group_key, severity, first_starts_at, last_starts_at FROM incidents "
+            f"WHERE group_key IN ({', '.join('?' * len(ordered))}) AND last_starts_at >= ? "
+            "AND first_starts_at <= ? ORDER BY last_starts_at DESC", [*ordered, earliest, latest]
+        ).fetchall()
+        for row in rows:
+            self.candidates.setdefault(row["group_key"], []).append(row)
+
+    def update_alert(self, alert_id: str, changes: Mapping[str, Any]) -> None:
+        if alert_id in self.new_alerts:
+            self.new_alerts[alert_id].update(changes)
+        else:
+            self.alert_changes.setdefault(alert_id, {}).update(changes)
+
+    def flush(self) -> None:
+        _insert(self.tx, "alerts", _ALERT_COLUMNS, list(self.new_alerts.values()))
+        _insert(self.tx, "incidents", _INCIDENT_COLUMNS, list(self.new_incidents.values()))
+        _insert(self.tx, "notifications", _NOTICE_COLUMNS,
+                [dict(zip(_NOTICE_COLUMNS, notice, strict=True)) for notice in self.notices])
+        for alert_id, changes in self.alert_changes.items():
+            _update(self.tx, alert_id, changes)
+        for incident_id, (added, severity, last) in self.incident_growth.items():
+            self.tx.execute("UPDATE incidents SET alert_count = alert_count + ?, severity = ?, "
+                            "last_starts_at = ? WHERE id = ?",
+                            (added, severity, last, incident_id))
+        self.new_alerts, self.alert_changes, self.notices = {}, {}, []
+        self.new_incidents, self.incident_growth = {}, {}
+
+
+def _insert(tx: Cursor, table: str, columns: tuple[str, ...], rows: list[dict]) -> None:
+    if rows:
+        tx.executemany(f"INSERT INTO {table} ({', '.join(columns)}) "
+                       f"VALUES ({', '.join('?' * len(columns))})",
+                       [[row[column] for column in columns] for row in rows])
+
+
 def _update(tx: Cursor, alert_id: str, changes: Mapping[str, Any]) -> None:
     names = list(changes)
     tx.execute(f"UPDATE alerts SET {', '.join(f'{name} = ?' for name in names)} WHERE id = ?",
@@ -559,23 +697,19 @@ _COLUMN_OF_PATH = {"rule": "rule", "severity": "severity", "key": "alert_key",
                       for level in ("district", "street", "community", "grid", "building")}}
 
 
-def _firing_where(tx: Cursor, wanted: Mapping[str, Any]) -> list[dict]:
-    """Firing alerts whose fields equal `wanted` (columns in SQL, other paths on the body)."""
-    clauses, params, rest = ["condition = 'firing'"], [], {}
+def _row_matches(row: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
+    """`matches` on an alerts row: columns where the path is one, the body otherwise."""
+    record = None
     for path, value in wanted.items():
         column = _COLUMN_OF_PATH.get(path)
-        if column is None:
-            rest[path] = value
-        elif value is None:
-            clauses.append(f"{column} IS NULL")
-        else:
-            clauses.append(f"{column} = ?")
-            params.append(value)
-    rows = tx.execute(f"SELECT id, inhibited, body FROM alerts WHERE {' AND '.join(clauses)}",
-                      params).fetchall()
-    found = [{"id": row["id"], "inhibited": row["inhibited"],
-              "record": orjson.loads(row["body"])} for row in rows]
-    return [row for row in found if not rest or matches(row["record"], rest)]
+        if column is not None:
+            if row[column] != value:
+                return False
+            continue
+        record = record or orjson.loads(row["body"])
+        if field_of(record, path) != value:
+            return False
+    return True
 
 
 def _clauses(where: AlertFilter | IncidentFilter) -> tuple[list[str], list]:

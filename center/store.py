@@ -31,6 +31,7 @@ class StoreError(RuntimeError):
 
 class Cursor(Protocol):
     def execute(self, sql: str, params: tuple | list = ()) -> Cursor: ...
+    def executemany(self, sql: str, params: list[tuple | list]) -> None: ...
     def fetchone(self) -> dict[str, Any] | None: ...
     def fetchall(self) -> list[dict[str, Any]]: ...
     rowcount: int
@@ -77,6 +78,9 @@ class _SqliteCursor:
     def execute(self, sql: str, params: tuple | list = ()) -> _SqliteCursor:
         self._cursor.execute(sql, params)
         return self
+
+    def executemany(self, sql: str, params: list[tuple | list]) -> None:
+        self._cursor.executemany(sql, params)
 
     def fetchone(self) -> dict[str, Any] | None:
         row = self._cursor.fetchone()
@@ -126,8 +130,12 @@ class _PostgresCursor:
         self._cursor = cursor
 
     def execute(self, sql: str, params: tuple | list = ()) -> _PostgresCursor:
-        self._cursor.execute(sql.replace("%", "%%").replace("?", "%s"), params)
+        self._cursor.execute(_postgres(sql), params)
         return self
+
+    def executemany(self, sql: str, params: list[tuple | list]) -> None:
+        # psycopg pipelines the statements: one round trip for the lot, not one each.
+        self._cursor.executemany(_postgres(sql), params)
 
     def fetchone(self) -> dict[str, Any] | None:
         return self._cursor.fetchone()
@@ -138,6 +146,10 @@ class _PostgresCursor:
     @property
     def rowcount(self) -> int:
         return self._cursor.rowcount
+
+
+def _postgres(sql: str) -> str:
+    return sql.replace("%", "%%").replace("?", "%s")
 
 
 class PostgresStore(Store):
