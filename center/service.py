@@ -86,7 +86,6 @@ class CenterService:
         if self.producer is not None:
             await self.producer.stop()
         await self.deliverer.close()
-        await asyncio.to_thread(self.store.close)
 
     async def _consume(self) -> None:
         # Started here, not in `start`: joining the group takes seconds, and the API should

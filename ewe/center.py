@@ -1,6 +1,7 @@
 """Wiring the center into `ewe run`: the ledger store, the duty list, the first admin token."""
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from pathlib import Path
 
@@ -45,6 +46,10 @@ def attach_center(settings: Settings, store: Store, duty: DutyList,
             banner.append(f"first start: admin token {token}\n"
                           f"     shown only now; the ledger keeps only its hash. More tokens: "
                           f"ewe token create --role operator --data-dir {settings.data_dir}")
-        return Attachment(service.start, service.stop, app, banner)
+        async def stop() -> None:
+            await service.stop()
+            await asyncio.to_thread(store.close)
+
+        return Attachment(service.start, stop, app, banner)
 
     return attach

@@ -25,6 +25,7 @@ def wait_for(check, timeout: float = 30.0, what: str = ""):
 
 
 def test_http_event_to_closed_alert_with_feedback_updates_the_rule_precision(broker, tmp_path):
+    """One test on purpose: each step needs the state the previous one left."""
     prefix = unique_prefix()
     created = subprocess.run([sys.executable, "-m", "ewe", "token", "create", "--role",
                               "operator", "--name", "duty officer", "--data-dir", str(tmp_path)],
@@ -66,6 +67,22 @@ def test_http_event_to_closed_alert_with_feedback_updates_the_rule_precision(bro
 
         precision = f'ewe_rule_precision{{rule="{RULE}"}} 1.0'
         wait_for(lambda: precision in client.get("/metrics").text, what=precision)
+
+        # A second alarm, marked a false positive: precision halves, and the false positive
+        # reaches the models' feedback hook (this rule reads no model, so none learns).
+        elsewhere = {"district": "渝中区", "grid": "G-e2e-2", "building": "B10"}
+        client.post("/v1/events", content=orjson.dumps({
+            **event, "id": "e2e-2", "ts": time.time_ns() // 1_000_000,
+            "device_id": "smoke-e2e-2", "location": elsewhere}))
+        second = wait_for(lambda: [item for item in client.get(
+            "/v1/alerts", params={"rule": RULE}).json()["items"] if item["id"] != alert_id],
+            what="the second alert")[0]
+        answer = client.post(f"/v1/alerts/{second['id']}/actions",
+                             json={"action": "false_positive", "note": "detector test"})
+        assert answer.json()["state"] == "false_positive"
+        halved = f'ewe_rule_precision{{rule="{RULE}"}} 0.5'
+        wait_for(lambda: halved in client.get("/metrics").text, what=halved)
+        assert 'ewe_detector_feedback_total{outcome="nothing"} 1.0' in client.get("/metrics").text
         assert client.get(f"/v1/alerts/{alert_id}").json()["state"] == "closed"
         exposition = client.get("/metrics").content
         assert b'ewe_center_actions_total{action="close"} 1.0' in exposition

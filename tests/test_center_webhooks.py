@@ -72,6 +72,14 @@ def deliver(target, *, ticks=1, clock=None, step_ms=0):
     asyncio.run(run())
 
 
+def test_notices_carry_no_reporter_contacts(store, clock, receiver):
+    record = alert_record(reporter={"name": "张伟", "phone": "13812345678"})
+    Ledger(store, shipped_duty(), clock=clock, targets=["ops"]).ingest([record])
+    deliver(deliverer(store, clock, Webhook("ops", receiver.url, "json")))
+    ((_, body),) = receiver.received
+    assert b"13812345678" not in body and "张伟".encode() not in body
+
+
 def test_signed_json_notice_verifies_with_the_shared_secret(store, clock, receiver):
     Ledger(store, shipped_duty(), clock=clock, targets=["ops"]).ingest([alert_record()])
     deliver(deliverer(store, clock, Webhook("ops", receiver.url, "json", SECRET)))

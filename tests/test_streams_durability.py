@@ -6,6 +6,7 @@ import json
 import re
 import socket
 import time
+import urllib.request
 
 import orjson
 import pytest
@@ -208,3 +209,18 @@ def test_ewe_run_demo_prints_the_simulated_city_s_alerts_within_seconds(tmp_path
             time.sleep(0.5)
     finally:
         run.stop()
+
+
+def test_ewe_run_prints_a_working_admin_token_on_first_start_only(tmp_path):
+    run = WorkerProcess(tmp_path, broker=None, prefix="ewe.", command="run").start()
+    try:
+        tokens = re.findall(r"admin token (ewe_\S+)", run.log.read_text())
+        request = urllib.request.Request(f"{run.url}/v1/alerts",
+                                         headers={"Authorization": f"Bearer {tokens[0]}"})
+        with urllib.request.urlopen(request, timeout=5) as answer:
+            status = answer.status
+    finally:
+        run.stop()
+    again = WorkerProcess(tmp_path, broker=None, prefix="ewe.", command="run").start()
+    again.stop()
+    assert (len(tokens), status, "admin token" in again.log.read_text()) == (1, 200, False)

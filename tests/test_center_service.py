@@ -1,0 +1,57 @@
+"""The center's Kafka side on the real broker and both databases: alert records re-delivered
+are recorded once, and chain events reach the alert-events topic."""
+from __future__ import annotations
+
+import asyncio
+import time
+
+import orjson
+
+from center.ledger import AlertFilter
+from center.service import CenterService
+from streams.runtime import prepare_cluster
+from streams.settings import Settings
+from tests.center_records import MINUTE, T0, alert_record, shipped_duty
+from tests.streaming import _produce, consume, unique_prefix
+
+
+async def run_center(store, clock, bootstrap: str, prefix: str,
+                     records: list[dict]) -> CenterService:
+    settings = Settings(topic_prefix=prefix)
+    await prepare_cluster(bootstrap, settings)
+    service = CenterService(store, shipped_duty(), bootstrap=bootstrap, topic=settings.topic,
+                            webhooks=[], external_url="http://ewe.test", clock=clock)
+    await service.start()
+    try:
+        await _produce(bootstrap, [(settings.topic("alerts"), record["id"].encode(),
+                                    orjson.dumps(record)) for record in records])
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            metrics = service.center.metrics.exposition().decode()
+            handled = sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
+                          if line.startswith("ewe_center_alert_changes_total{"))
+            if handled >= len(records):
+                break
+            await asyncio.sleep(0.1)
+        service.ledger.act(records[0]["id"], "acknowledge", {}, actor="op")
+    finally:
+        await service.stop()
+    return service
+
+
+def test_redelivered_alert_records_are_recorded_once_and_chain_events_go_out(store, clock,
+                                                                             broker):
+    prefix = unique_prefix()
+    fired = [alert_record(key=f"k{n}") for n in range(3)]
+    resolved = alert_record(key="k0", change="resolved", at=T0 + MINUTE)
+    records = [*fired, resolved, *fired, resolved]          # everything delivered twice
+    service = asyncio.run(run_center(store, clock, broker.bootstrap, prefix, records))
+    alerts = service.ledger.alerts(AlertFilter()).items
+    assert sorted(alert["key"] for alert in alerts) == ["k0", "k1", "k2"]
+    assert [event["kind"] for event in service.ledger.alert(fired[0]["id"])["timeline"]] == \
+        ["fired", "resolved", "acknowledge"]
+
+    values = consume(broker.bootstrap, f"{prefix}alert-events",
+                     done=lambda values: len(values) >= 5, timeout=20, settle=0)
+    kinds = sorted(orjson.loads(value)["kind"] for value in values)
+    assert kinds == ["acknowledge", "fired", "fired", "fired", "resolved"]
