@@ -17,6 +17,7 @@ import orjson
 from engine.anomaly import DETECTORS, make_detector
 from engine.backtest import score
 from engine.durations import parse_duration
+from engine.duty import load_duty_file
 from engine.evaluator import Evaluator
 from engine.events import EventError, format_timestamp, parse_timestamp
 from engine.pack import Pack
@@ -170,14 +171,32 @@ def _print_errors(error: RuleFileError) -> None:
 
 
 def _rules_check(args: argparse.Namespace) -> int:
+    """Rule files as a pack, and any duty list (`duty.yaml`) among the paths on its own."""
+    paths = [Path(path) for path in args.paths]
+    duty_files = [path for path in paths if path.is_file() and path.stem == "duty"]
+    duty_files += [found for path in paths if path.is_dir() for found in sorted(
+        path.rglob("duty.y*ml")) if "tests" not in found.parts]
+    rule_paths = [path for path in paths if path not in duty_files]
+    errors: list = []
+    pack = None
     try:
-        pack = Pack.load(args.paths)
+        if rule_paths or not duty_files:
+            pack = Pack.load(rule_paths)
     except RuleFileError as error:
-        _print_errors(error)
-        print(f"{len(error.errors)} error{'s' if len(error.errors) != 1 else ''}", file=sys.stderr)
+        errors += error.errors
+    for path in duty_files:
+        try:
+            load_duty_file(path)
+        except RuleFileError as error:
+            errors += error.errors
+    if errors:
+        _print_errors(RuleFileError(errors))
+        print(f"{len(errors)} error{'s' if len(errors) != 1 else ''}", file=sys.stderr)
         return 1
-    files = rule_files(args.paths)
-    print(f"ok: {len(pack)} rules in {len(files)} file{'s' if len(files) != 1 else ''}")
+    files = rule_files(rule_paths) if pack is not None else []
+    print(f"ok: {len(pack) if pack else 0} rules in {len(files)} file"
+          f"{'s' if len(files) != 1 else ''}"
+          + (f"; duty list {', '.join(map(str, duty_files))}" if duty_files else ""))
     return 0
 
 

@@ -130,3 +130,28 @@ def test_simulate_writes_incidents_with_time_place_and_devices(city):
         {"id", "type", "category", "start", "end", "key", "location", "devices"} <= set(i)
         for i in incidents)
     assert all(i["start"] < i["end"] for i in incidents)
+
+
+def test_rules_check_validates_the_shipped_duty_list_beside_the_rules(capsys):
+    assert main(["rules", "check", str(Path(__file__).parent.parent / "rules")]) == 0
+    assert "duty list" in capsys.readouterr().out
+
+
+def test_rules_check_refuses_a_broken_duty_list_with_file_and_line(tmp_path, capsys):
+    broken = tmp_path / "duty.yaml"
+    broken.write_text("duty:\n  - match: {labels.category: gas}\n    departmnt: x\n")
+    assert main(["rules", "check", str(broken)]) == 1
+    assert f"{broken}:3: route 1: unknown key 'departmnt'" in capsys.readouterr().err
+
+
+def test_token_create_prints_a_token_the_ledger_knows(tmp_path, capsys):
+    from center.auth import authenticate
+    from center.store import open_store
+
+    assert main(["token", "create", "--role", "viewer", "--data-dir", str(tmp_path)]) == 0
+    token = capsys.readouterr().out.strip()
+    store = open_store(f"sqlite://{tmp_path / 'center.db'}")
+    try:
+        assert authenticate(store, token).role == "viewer"
+    finally:
+        store.close()
