@@ -198,7 +198,7 @@ class Ledger:
             "inhibited": int(inhibited),
             "notified": "none", "escalated": "", "next_due": _next_due(deadlines, State.open, ()),
             "remind_at": None, "verdict": None, "satisfaction": None, "corrected_category": None,
-            "body": orjson.dumps(record).decode(),
+            "view": _view(record), "body": orjson.dumps(record).decode(),
         }
         if condition == "firing" and not self._muted(row, record, silences, now):
             self._notify(writes, row, record, "firing", now)
@@ -213,7 +213,7 @@ class Ledger:
         changes: dict[str, Any] = {
             "condition": "resolved" if record["change"] == "resolved" else "firing",
             "severity": record["severity"], "condition_at": at, "updated_at": now,
-            "body": orjson.dumps(record).decode()}
+            "view": _view(record), "body": orjson.dumps(record).decode()}
         if record["severity"] != row["severity"]:
             deadlines = self.duty.deadlines(record["severity"], row["opened_at"])
             changes["next_due"] = _next_due(deadlines, State(row["chain"]),
@@ -527,8 +527,8 @@ class Ledger:
         if where.until is not None:
             clauses.append("starts_at < ?")
             params.append(where.until)
-        rows = self._page(tx_sql="SELECT * FROM alerts", clauses=clauses, params=params,
-                          limit=limit, cursor=cursor)
+        rows = self._page(tx_sql=f"SELECT {_LISTED_COLUMNS} FROM alerts", clauses=clauses,
+                          params=params, limit=limit, cursor=cursor)
         return _paged(rows, limit, _summary)
 
     def incidents(self, where: IncidentFilter, *, limit: int = 50,
@@ -543,7 +543,7 @@ class Ledger:
             row = tx.execute("SELECT * FROM incidents WHERE id = ?", (incident_id,)).fetchone()
             if row is None:
                 raise NotFound(f"no incident {incident_id!r}")
-            alerts = tx.execute("SELECT * FROM alerts WHERE incident_id = ? "
+            alerts = tx.execute(f"SELECT {_LISTED_COLUMNS} FROM alerts WHERE incident_id = ? "
                                 "ORDER BY starts_at, id", (incident_id,)).fetchall()
         return {**_incident_view(row), "alerts": [_summary(alert) for alert in alerts]}
 
@@ -596,7 +596,9 @@ _ALERT_COLUMNS = ("id", "rule", "alert_key", "severity", "condition", "chain", "
                   "district", "street", "community", "grid", "building", "starts_at",
                   "condition_at", "opened_at", "updated_at", "department", "escalate_to",
                   "handler", "incident_id", "inhibited", "notified", "escalated", "next_due",
-                  "remind_at", "verdict", "satisfaction", "corrected_category", "body")
+                  "remind_at", "verdict", "satisfaction", "corrected_category", "view", "body")
+# A list needs neither the evidence nor the rest of the record: `view` has what it shows.
+_LISTED_COLUMNS = ", ".join(column for column in _ALERT_COLUMNS if column != "body")
 _INCIDENT_COLUMNS = ("id", "group_key", "category", "building", "severity", "opened_at",
                      "first_starts_at", "last_starts_at", "alert_count")
 _NOTICE_COLUMNS = ("target", "alert_id", "kind", "payload", "next_attempt_at", "created_at")
@@ -756,8 +758,13 @@ def _next_due(deadlines: Mapping[str, int], state: State, escalated: Iterable[st
     return min(due) if due else None
 
 
+def _view(record: Mapping[str, Any]) -> str:
+    return orjson.dumps({name: record.get(name) for name in ("title", "summary", "location")}
+                        ).decode()
+
+
 def _summary(row: Mapping[str, Any]) -> dict:
-    record = orjson.loads(row["body"])
+    record = orjson.loads(row["view"])
     return {
         "id": row["id"], "rule": row["rule"], "key": row["alert_key"],
         "severity": row["severity"], "condition": row["condition"], "state": row["chain"],

@@ -53,6 +53,7 @@ CREATE TABLE alerts (
     verdict TEXT,
     satisfaction INTEGER,
     corrected_category TEXT,
+    view TEXT NOT NULL,
     body TEXT NOT NULL
 );
 CREATE INDEX alerts_by_opening ON alerts (opened_at, id);
