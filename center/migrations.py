@@ -63,6 +63,7 @@ CREATE INDEX alerts_by_rule ON alerts (rule, condition);
 CREATE INDEX alerts_due ON alerts (next_due);
 CREATE INDEX alerts_reminders ON alerts (remind_at);
 CREATE INDEX alerts_by_incident ON alerts (incident_id);
+CREATE INDEX alerts_by_building ON alerts (building, condition);
 CREATE TABLE alert_events (
     seq {serial},
     alert_id TEXT NOT NULL,
