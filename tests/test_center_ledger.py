@@ -5,8 +5,9 @@ import pytest
 
 from center.ledger import AlertFilter, BadRequest, IncidentFilter, Ledger, NotFound
 from center.migrations import MIGRATIONS
-from engine.chain import ChainError
+from engine.chain import ChainError, State
 from tests.center_records import MINUTE, T0, alert_record, shipped_duty
+from tests.test_chain import ALLOWED, FIELDS, REFUSED
 
 
 @pytest.fixture
@@ -306,3 +307,35 @@ def test_reopening_a_store_applies_no_migration_twice(store):
         versions = [row["version"] for row in
                     tx.execute("SELECT version FROM schema_migrations").fetchall()]
     assert versions == [migration.version for migration in MIGRATIONS]
+
+
+# -- every transition and refusal, through the ledger ---------------------------------------------
+_PATH_TO = {State.open: [], State.acknowledged: ["acknowledge"],
+            State.dispatched: ["acknowledge", "dispatch"],
+            State.resolved: ["acknowledge", "dispatch", "resolve"],
+            State.replied: ["acknowledge", "dispatch", "resolve", "reply"],
+            State.closed: ["acknowledge", "dispatch", "resolve", "reply", "close"],
+            State.false_positive: ["false_positive"]}
+
+
+@pytest.mark.parametrize(("state", "action", "after"), ALLOWED,
+                         ids=[f"{s.value}-{a}" for s, a, _ in ALLOWED])
+def test_ledger_takes_every_allowed_transition(ledger, state, action, after):
+    record = alert_record()
+    ledger.ingest([record])
+    for step in _PATH_TO[state]:
+        ledger.act(record["id"], step, FIELDS.get(step, {}), actor="op")
+    alert = ledger.act(record["id"], action, FIELDS.get(action, {}), actor="op")
+    assert (alert["state"], alert["timeline"][-1]["kind"]) == (after.value, action)
+
+
+@pytest.mark.parametrize(("state", "action"), REFUSED, ids=[f"{s.value}-{a}" for s, a in REFUSED])
+def test_ledger_refuses_every_invalid_transition_and_records_nothing(ledger, state, action):
+    record = alert_record()
+    ledger.ingest([record])
+    for step in _PATH_TO[state]:
+        ledger.act(record["id"], step, FIELDS.get(step, {}), actor="op")
+    before = ledger.alert(record["id"])["timeline"]
+    with pytest.raises(ChainError, match="cannot"):
+        ledger.act(record["id"], action, FIELDS.get(action, {}), actor="op")
+    assert ledger.alert(record["id"])["timeline"] == before
