@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import pytest
+from center_records import MINUTE, alert_record, shipped_duty
 from fastapi.testclient import TestClient
 
 from center.api.deps import Center
 from center.app import create_app
 from center.auth import ROLES, create_token
 from center.ledger import Ledger
-from tests.center_records import MINUTE, alert_record, shipped_duty
 
 PHONE = "13812345678"
 

@@ -8,8 +8,7 @@ import time
 
 import httpx
 import orjson
-
-from tests.streaming import ROOT, WorkerProcess, consume, unique_prefix
+from streaming import ROOT, WorkerProcess, consume, unique_prefix
 
 RULE = "fire.smoke.alarm"
 

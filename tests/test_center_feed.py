@@ -9,6 +9,7 @@ import httpx
 import orjson
 import pytest
 import uvicorn
+from center_records import alert_record, shipped_duty
 
 from center.api.deps import Center
 from center.app import create_app
@@ -16,7 +17,6 @@ from center.auth import create_token
 from center.ledger import Ledger
 from center.store import open_store
 from streams.broker import free_port
-from tests.center_records import alert_record, shipped_duty
 
 PHONE = "13812345678"
 

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import pytest
+from center_records import MINUTE, T0, alert_record, shipped_duty
+from test_chain import ALLOWED, FIELDS, REFUSED
 
 from center.ledger import AlertFilter, BadRequest, IncidentFilter, Ledger, NotFound
 from center.migrations import MIGRATIONS
 from engine.chain import ChainError, State
-from tests.center_records import MINUTE, T0, alert_record, shipped_duty
-from tests.test_chain import ALLOWED, FIELDS, REFUSED
 
 
 @pytest.fixture

@@ -3,11 +3,10 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
+from center_records import alert_record
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
-
-from tests.center_records import alert_record
-from tests.test_center_api import Api
+from test_center_api import Api
 
 
 @pytest.fixture

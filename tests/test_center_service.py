@@ -6,13 +6,13 @@ import asyncio
 import time
 
 import orjson
+from center_records import MINUTE, T0, alert_record, shipped_duty
+from streaming import _produce, consume, unique_prefix
 
 from center.ledger import AlertFilter
 from center.service import CenterService
 from streams.runtime import prepare_cluster
 from streams.settings import Settings
-from tests.center_records import MINUTE, T0, alert_record, shipped_duty
-from tests.streaming import _produce, consume, unique_prefix
 
 
 async def run_center(store, clock, bootstrap: str, prefix: str,

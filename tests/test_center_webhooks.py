@@ -8,11 +8,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import orjson
 import pytest
+from center_records import MINUTE, T0, alert_record, shipped_duty
 
 from center.ledger import Ledger
 from center.metrics import CenterMetrics
 from center.webhooks import Deliverer, Webhook, signature
-from tests.center_records import MINUTE, T0, alert_record, shipped_duty
 
 SECRET = "s3cret"
 
