@@ -31,14 +31,45 @@ from engine.lifecycle import Level
 from engine.matchers import field_of, matches
 from engine.silence import Silence, mutes
 
-__all__ = ["Ledger", "AlertFilter", "IncidentFilter", "NotFound", "BadRequest", "IngestResult",
-           "Page", "FEEDBACK_VERDICTS"]
+__all__ = ["Ledger", "alert_record_problem", "AlertFilter", "IncidentFilter", "NotFound",
+           "BadRequest", "IngestResult", "Page", "FEEDBACK_VERDICTS"]
 
 FEEDBACK_VERDICTS = ("true_positive", "false_positive")
 _CONDITION_CHANGES = ("fired", "escalated", "resolved")
+_ROWS_PER_STATEMENT = 1000    # SQLite takes at most 32,766 parameters in a statement
 _ACTION_FIELDS = {"acknowledge": ("note",), "dispatch": ("department", "handler", "note"),
                   "resolve": ("note",), "reply": ("message",), "close": ("note",),
                   "false_positive": ("note",), "assign": ("handler",), "comment": ("text",)}
+
+
+def alert_record_problem(record: Any) -> str | None:
+    """Why a value is not an alert record the ledger can take (None: it is one).
+
+    >>> alert_record_problem({"id": "a1", "rule": "r", "key": "k", "severity": "purple",
+    ...                       "change": "fired", "at": 1782864000000, "starts_at": 1782864000000})
+    "severity: 'purple' is not one of blue, yellow, orange, red"
+    """
+    if not isinstance(record, dict):
+        return "expected a JSON object"
+    for name in ("id", "rule", "key"):
+        if not isinstance(record.get(name), str) or not record[name]:
+            return f"{name}: expected a non-empty string"
+    if record.get("severity") not in Level.__members__:
+        return (f"severity: {record.get('severity')!r} is not one of "
+                f"{', '.join(Level.__members__)}")
+    if record.get("change") not in _CONDITION_CHANGES:
+        return f"change: {record.get('change')!r} is not one of {', '.join(_CONDITION_CHANGES)}"
+    for name in ("at", "starts_at"):
+        try:
+            parse_timestamp(record.get(name), name)
+        except ValueError as error:
+            return str(error)
+    for name in ("labels", "location"):
+        if not isinstance(record.get(name) or {}, dict):
+            return f"{name}: expected an object"
+    if not isinstance(record.get("evidence") or [], list):
+        return "evidence: expected a list"
+    return None
 
 
 class NotFound(LookupError):
@@ -152,27 +183,32 @@ class Ledger:
         for record in records:
             key = f"{record['id']}:{record['change']}:{parse_timestamp(record['at'])}"
             keyed.setdefault(key, record)
-        if not keyed:
-            return []
-        values = []
-        for key, record in keyed.items():
-            values += [record["id"], now, record["change"],
-                       orjson.dumps({"severity": record["severity"], "at": record["at"]}).decode(),
-                       key]
-        inserted = tx.execute(
-            "INSERT INTO alert_events (alert_id, at, actor, kind, data, dedupe) VALUES "
-            + ", ".join(["(?, ?, 'engine', ?, ?, ?)"] * len(keyed))
-            + " ON CONFLICT (dedupe) DO NOTHING RETURNING dedupe", values).fetchall()
-        new = {row["dedupe"] for row in inserted}
-        return [record for key, record in keyed.items() if key in new]
+        items = list(keyed.items())
+        new: set[str] = set()
+        for start in range(0, len(items), _ROWS_PER_STATEMENT):
+            chunk = items[start:start + _ROWS_PER_STATEMENT]
+            values = []
+            for key, record in chunk:
+                values += [record["id"], now, record["change"], orjson.dumps(
+                    {"severity": record["severity"], "at": record["at"]}).decode(), key]
+            inserted = tx.execute(
+                "INSERT INTO alert_events (alert_id, at, actor, kind, data, dedupe) VALUES "
+                + ", ".join(["(?, ?, 'engine', ?, ?, ?)"] * len(chunk))
+                + " ON CONFLICT (dedupe) DO NOTHING RETURNING dedupe", values).fetchall()
+            new.update(row["dedupe"] for row in inserted)
+        return [record for key, record in items if key in new]
 
     def _rows(self, tx: Cursor, alert_ids: set[str]) -> dict[str, dict]:
         if not alert_ids:
             return {}
         ordered = sorted(alert_ids)   # one lock order for concurrent writers
-        rows = tx.execute(f"SELECT * FROM alerts WHERE id IN ({', '.join('?' * len(ordered))})"
-                          f"{self._for_update}", ordered).fetchall()
-        return {row["id"]: row for row in rows}
+        rows: dict[str, dict] = {}
+        for start in range(0, len(ordered), _ROWS_PER_STATEMENT):
+            chunk = ordered[start:start + _ROWS_PER_STATEMENT]
+            rows.update((row["id"], row) for row in tx.execute(
+                f"SELECT * FROM alerts WHERE id IN ({', '.join('?' * len(chunk))})"
+                f"{self._for_update}", chunk).fetchall())
+        return rows
 
     def _open(self, writes: _Writes, record: Mapping[str, Any], at: int, now: int,
               silences: list[Silence]) -> dict:

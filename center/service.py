@@ -22,7 +22,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from center.api.deps import Center
 from center.auth import create_token, has_tokens
-from center.ledger import Ledger
+from center.ledger import IngestResult, Ledger, alert_record_problem
 from center.store import Store
 from center.webhooks import Deliverer, Webhook
 from engine.duty import DutyList
@@ -33,6 +33,7 @@ log = logging.getLogger("ewe.center")
 
 _TICK_SECONDS = 1.0
 _PUBLISH_SECONDS = 0.2
+_RETRY_SECONDS = 1.0
 
 
 def wall_clock_ms() -> int:
@@ -95,38 +96,60 @@ class CenterService:
             enable_auto_commit=False, auto_offset_reset="earliest", fetch_max_wait_ms=50,
             **self._group_timeouts)
         await self.consumer.start()
-        metrics = self.center.metrics
         while True:
             batches = await self.consumer.getmany(timeout_ms=500, max_records=2000)
+            if not batches:
+                continue
             records = []
             for messages in batches.values():
                 for message in messages:
-                    record = self._decode(message.value)
+                    record = await self._decode(message)
                     if record is not None:
                         records.append(record)
-            if records:
-                result = await asyncio.to_thread(self.ledger.ingest, records)
-                metrics.alert_changes.labels("new").inc(result.new)
-                metrics.alert_changes.labels("updated").inc(result.updated)
-                metrics.alert_changes.labels("duplicate").inc(result.duplicates)
-            if batches:
+            try:
+                if records:
+                    result = await asyncio.to_thread(self.ledger.ingest, records)
+                    self._count(result)
                 await self.consumer.commit()
+            except Exception:
+                # The database (or the commit) failed: read the batch again from the last
+                # commit; what did get recorded is skipped as a duplicate the second time.
+                log.exception("recording alert changes failed; retrying")
+                await asyncio.sleep(_RETRY_SECONDS)
+                await self.consumer.seek_to_committed()
 
-    def _decode(self, value: bytes) -> dict[str, Any] | None:
+    def _count(self, result: IngestResult) -> None:
+        changes = self.center.metrics.alert_changes
+        changes.labels("new").inc(result.new)
+        changes.labels("updated").inc(result.updated)
+        changes.labels("duplicate").inc(result.duplicates)
+
+    async def _decode(self, message: Any) -> dict[str, Any] | None:
+        """The alert record in a message, or None after dead-lettering it with the reason."""
         try:
-            record = orjson.loads(value)
-            if not isinstance(record, dict) or not {"id", "rule", "key", "severity", "change",
-                                                    "at", "starts_at"} <= set(record):
-                raise ValueError("not an alert record")
+            record = orjson.loads(message.value)
+            reason = alert_record_problem(record)
+        except orjson.JSONDecodeError as error:
+            reason = f"not JSON: {error}"
+        if reason is None:
             return record
-        except (orjson.JSONDecodeError, ValueError) as error:
-            self.center.metrics.alert_changes.labels("invalid").inc()
-            log.error("skipped an unreadable alert record: %s", error)
-            return None
+        self.center.metrics.alert_changes.labels("invalid").inc()
+        log.error("dead-lettered an alert record at %s[%d]@%d: %s", message.topic,
+                  message.partition, message.offset, reason)
+        await self._dead_letter({
+            "reason": f"alert record: {reason}", "topic": message.topic,
+            "partition": message.partition, "offset": message.offset,
+            "original": message.value.decode("utf-8", "replace")})
+        return None
 
     async def _publish(self) -> None:
         while True:
-            if not await self._publish_once():
+            try:
+                published = await self._publish_once()
+            except Exception:
+                log.exception("publishing chain events failed; retrying")
+                published = 0
+            if not published:
                 await asyncio.sleep(_PUBLISH_SECONDS)
 
     async def _publish_once(self) -> int:

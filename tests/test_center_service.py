@@ -16,15 +16,17 @@ from streams.settings import Settings
 
 
 async def run_center(store, clock, bootstrap: str, prefix: str,
-                     records: list[dict]) -> CenterService:
+                     records: list[dict | bytes]) -> CenterService:
     settings = Settings(topic_prefix=prefix)
     await prepare_cluster(bootstrap, settings)
     service = CenterService(store, shipped_duty(), bootstrap=bootstrap, topic=settings.topic,
                             webhooks=[], external_url="http://ewe.test", clock=clock)
     await service.start()
     try:
-        await _produce(bootstrap, [(settings.topic("alerts"), record["id"].encode(),
-                                    orjson.dumps(record)) for record in records])
+        await _produce(bootstrap, [
+            (settings.topic("alerts"), None, record) if isinstance(record, bytes) else
+            (settings.topic("alerts"), record["id"].encode(), orjson.dumps(record))
+            for record in records])
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             metrics = service.center.metrics.exposition().decode()
@@ -33,7 +35,8 @@ async def run_center(store, clock, bootstrap: str, prefix: str,
             if handled >= len(records):
                 break
             await asyncio.sleep(0.1)
-        service.ledger.act(records[0]["id"], "acknowledge", {}, actor="op")
+        first = next(record for record in records if isinstance(record, dict))
+        service.ledger.act(first["id"], "acknowledge", {}, actor="op")
     finally:
         await service.stop()
     return service
@@ -55,3 +58,17 @@ def test_redelivered_alert_records_are_recorded_once_and_chain_events_go_out(sto
                      done=lambda values: len(values) >= 5, timeout=20, settle=0)
     kinds = sorted(orjson.loads(value)["kind"] for value in values)
     assert kinds == ["acknowledge", "fired", "fired", "fired", "resolved"]
+
+
+def test_unreadable_alert_records_are_dead_lettered_and_the_rest_recorded(store, clock, broker):
+    prefix = unique_prefix()
+    good = alert_record()
+    purple = {**alert_record(key="k9"), "severity": "purple"}
+    service = asyncio.run(run_center(store, clock, broker.bootstrap, prefix,
+                                     [b"not json", orjson.dumps(purple), good]))
+    assert [alert["key"] for alert in service.ledger.alerts(AlertFilter()).items] == ["wl-1"]
+    letters = [orjson.loads(value) for value in consume(
+        broker.bootstrap, f"{prefix}dead-letter", done=lambda values: len(values) >= 2,
+        timeout=20, settle=0)]
+    assert sorted(letter["reason"].split(":")[1].strip() for letter in letters) == \
+        ["not JSON", "severity"]
