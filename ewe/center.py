@@ -46,6 +46,7 @@ def attach_center(settings: Settings, store: Store, duty: DutyList,
             banner.append(f"first start: admin token {token}\n"
                           f"     shown only now; the ledger keeps only its hash. More tokens: "
                           f"ewe token create --role operator --data-dir {settings.data_dir}")
+
         async def stop() -> None:
             await service.stop()
             await asyncio.to_thread(store.close)

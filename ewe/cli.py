@@ -119,12 +119,11 @@ def _parser() -> argparse.ArgumentParser:
         if name == "run":
             serve.add_argument("--no-center", dest="center", action="store_false",
                                default=None, help="run without the operations center")
+            serve.add_argument("--demo", action="store_true", default=None,
+                               help="also feed a simulated city, live")
         else:
             serve.add_argument("--center", dest="center", action="store_true", default=None,
                                help="also run the operations center (ledger and API)")
-        if name == "run":
-            serve.add_argument("--demo", action="store_true", default=None,
-                               help="also feed a simulated city, live")
         serve.set_defaults(run=_serve, run_name=name)
 
     token = commands.add_parser("token", help="manage API tokens")
