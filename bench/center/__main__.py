@@ -202,7 +202,8 @@ def main() -> None:
         server.join(10)
         latencies.sort()
         ms = [value * 1000 for value in latencies]
-        print(f"alert list      {args.clients} clients, {len(ms):,} requests in "
+        print(f"alert list      {args.clients} client{'s' if args.clients != 1 else ''}, "
+              f"{len(ms):,} requests in "
               f"{args.seconds:.0f} s: {len(ms) / args.seconds:,.0f} requests/s")
         print(f"latency         p50 {statistics.median(ms):.1f} ms, "
               f"p90 {ms[int(len(ms) * 0.90)]:.1f} ms, p99 {ms[int(len(ms) * 0.99)]:.1f} ms, "
