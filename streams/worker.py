@@ -303,22 +303,24 @@ def _header(headers, name: str) -> str | None:
     return None
 
 
-class _RulesWatcher(mode.Service):
-    """Reads the whole rules topic (every worker reads every pack, outside the consumer group)
-    and applies each valid pack; an invalid one is logged, counted and ignored."""
+class _TopicReader(mode.Service):
+    """Reads a whole topic from its beginning, outside the consumer group (every worker reads
+    all of it), and hands each record to `receive`; `live` is false for the records that were
+    already there when the worker started."""
 
-    def __init__(self, worker: Worker, **kwargs) -> None:
+    def __init__(self, worker: Worker, topic: str, partitions: int, **kwargs) -> None:
         self.worker = worker
+        self.topic, self.partitions = topic, partitions
         super().__init__(**kwargs)
 
     async def on_start(self) -> None:
-        topic = self.worker.settings.topic("rules")
         self.consumer = AIOKafkaConsumer(bootstrap_servers=self.worker.bootstrap,
                                          enable_auto_commit=False, fetch_max_wait_ms=100)
         await self.consumer.start()
-        partition = TopicPartition(topic, 0)
-        self.consumer.assign([partition])
-        await self.consumer.seek_to_beginning(partition)
+        partitions = [TopicPartition(self.topic, number) for number in range(self.partitions)]
+        self.consumer.assign(partitions)
+        await self.consumer.seek_to_beginning(*partitions)
+        self.live_from = await self.consumer.end_offsets(partitions)
 
     async def on_stop(self) -> None:
         await self.consumer.stop()
@@ -327,11 +329,23 @@ class _RulesWatcher(mode.Service):
     async def _watch(self) -> None:
         while not self.should_stop:
             batches = await self.consumer.getmany(timeout_ms=500)
-            for messages in batches.values():
+            for partition, messages in batches.items():
                 for message in messages:
-                    self._receive(message.value)
+                    live = message.offset >= self.live_from.get(partition, 0)
+                    await self.receive(message.value, live)
 
-    def _receive(self, value: bytes) -> None:
+    async def receive(self, value: bytes, live: bool) -> None:
+        raise NotImplementedError
+
+
+class _RulesWatcher(_TopicReader):
+    """Applies each valid rule pack pushed on the rules topic; an invalid one is logged,
+    counted and ignored."""
+
+    def __init__(self, worker: Worker, **kwargs) -> None:
+        super().__init__(worker, worker.settings.topic("rules"), 1, **kwargs)
+
+    async def receive(self, value: bytes, live: bool) -> None:
         metrics = self.worker.metrics
         try:
             record = orjson.loads(value)
@@ -355,42 +369,18 @@ class _RulesWatcher(mode.Service):
         self.worker.apply_pack(pack, at, str(version))
 
 
-class _FeedbackWatcher(mode.Service):
-    """Reads the center's chain events (every worker reads all, outside the consumer group):
-    verdicts update each rule's precision; a false positive that arrives while the worker runs
-    is handed to the anomaly models of the rule, on whichever partition holds its key."""
+class _FeedbackWatcher(_TopicReader):
+    """Reads the center's chain events: verdicts update each rule's precision; a false positive
+    that arrives while the worker runs is handed to the anomaly models of the rule, on whichever
+    partition holds its key. (Verdicts from before the start were learned already: the
+    checkpoints hold the models that learned them.)"""
 
     def __init__(self, worker: Worker, **kwargs) -> None:
-        self.worker = worker
         self.verdicts = RuleVerdicts()
-        super().__init__(**kwargs)
+        super().__init__(worker, worker.settings.topic("alert-events"),
+                         worker.settings.partitions, **kwargs)
 
-    async def on_start(self) -> None:
-        topic = self.worker.settings.topic("alert-events")
-        self.consumer = AIOKafkaConsumer(bootstrap_servers=self.worker.bootstrap,
-                                         enable_auto_commit=False, fetch_max_wait_ms=100)
-        await self.consumer.start()
-        partitions = [TopicPartition(topic, number)
-                      for number in range(self.worker.settings.partitions)]
-        self.consumer.assign(partitions)
-        await self.consumer.seek_to_beginning(*partitions)
-        # Verdicts recorded before this start were learned from already (the checkpoints
-        # hold the models that learned them); they only count toward precision now.
-        self.live_from = await self.consumer.end_offsets(partitions)
-
-    async def on_stop(self) -> None:
-        await self.consumer.stop()
-
-    @mode.Service.task
-    async def _watch(self) -> None:
-        while not self.should_stop:
-            batches = await self.consumer.getmany(timeout_ms=500)
-            for partition, messages in batches.items():
-                for message in messages:
-                    live = message.offset >= self.live_from.get(partition, 0)
-                    await self._receive(message.value, live)
-
-    async def _receive(self, value: bytes, live: bool) -> None:
+    async def receive(self, value: bytes, live: bool) -> None:
         try:
             event = orjson.loads(value)
             verdict = verdict_of(event["kind"], event.get("data") or {})
