@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.routing import BaseRoute
 
 from center.api import alerts, feed, incidents, silences, tokens
-from center.api.deps import Center
+from center.api.deps import Center, no_nul_in_url
 from center.errors import install_handlers
 
 __all__ = ["create_app"]
@@ -23,7 +23,8 @@ def create_app(center: Center, *, routes: Sequence[BaseRoute] = (),
                exposition: Sequence[Callable[[], bytes]] = (),
                health: Callable[[], dict] | None = None) -> FastAPI:
     app = FastAPI(title="ewe operations center", version="1",
-                  description="Alerts, incidents and the warning chain of an ewe deployment.")
+                  description="Alerts, incidents and the warning chain of an ewe deployment.",
+                  dependencies=[Depends(no_nul_in_url)])
     app.state.center = center
     install_handlers(app)
     for router in (alerts.router, incidents.router, silences.router, feed.router, tokens.router):

@@ -228,3 +228,14 @@ def test_contacts_appear_neither_in_metrics_nor_in_the_openapi_examples(api, ale
 def test_openapi_is_published(api):
     spec = api.client.get("/openapi.json").json()
     assert "/v1/alerts/{alert_id}/actions" in spec["paths"]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), [
+    ("GET", "/v1/alerts?category=%00", None),
+    ("POST", "/v1/alerts/{alert}/actions", {"action": "comment", "text": "a\u0000b"}),
+    ("POST", "/v1/tokens", {"role": "viewer", "name": "\u0000"}),
+])
+def test_nul_characters_are_refused_with_a_4xx(api, alert, method, path, body):
+    response = api.call(method, path.format(alert=alert["id"]), json=body)
+    assert response.status_code in (400, 422)
+    assert "NUL characters are not allowed" in response.text

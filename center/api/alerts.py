@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from center.api.deps import Center, Json, epoch_ms, get_center, require
+from center.api.deps import Center, Json, Text, epoch_ms, get_center, require
 from center.auth import Principal
 from center.ledger import AlertFilter
 from center.masking import masked_evidence
@@ -18,7 +18,6 @@ __all__ = ["router"]
 router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
 
 Severity = Literal["blue", "yellow", "orange", "red"]
-ChainState = Literal[tuple(state.value for state in State)]  # type: ignore[valid-type]
 
 
 class Action(BaseModel):
@@ -28,11 +27,11 @@ class Action(BaseModel):
     model_config = ConfigDict(extra="forbid")
     action: Literal["acknowledge", "dispatch", "resolve", "reply", "close", "false_positive",
                     "assign", "comment"]
-    department: str | None = Field(None, max_length=200)
-    handler: str | None = Field(None, max_length=200)
-    note: str | None = Field(None, max_length=4000)
-    message: str | None = Field(None, max_length=4000)
-    text: str | None = Field(None, max_length=4000)
+    department: Text | None = Field(None, max_length=200)
+    handler: Text | None = Field(None, max_length=200)
+    note: Text | None = Field(None, max_length=4000)
+    message: Text | None = Field(None, max_length=4000)
+    text: Text | None = Field(None, max_length=4000)
 
 
 class Feedback(BaseModel):
@@ -41,8 +40,8 @@ class Feedback(BaseModel):
     model_config = ConfigDict(extra="forbid")
     verdict: Literal["true_positive", "false_positive"] | None = None
     satisfaction: int | None = Field(None, ge=1, le=5)
-    corrected_category: str | None = Field(None, min_length=1, max_length=100)
-    comment: str | None = Field(None, max_length=4000)
+    corrected_category: Text | None = Field(None, min_length=1, max_length=100)
+    comment: Text | None = Field(None, max_length=4000)
 
 
 @router.get("", summary="List alerts, newest first")
@@ -51,7 +50,7 @@ def list_alerts(
     _: Annotated[Principal, Depends(require("read"))],
     severity: Severity | None = None,
     condition: Literal["firing", "resolved"] | None = None,
-    state: ChainState | None = None,
+    state: State | None = None,
     category: str | None = None,
     rule: str | None = None,
     district: str | None = None,
@@ -65,7 +64,8 @@ def list_alerts(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page")] = None,
 ) -> Json:
-    where = AlertFilter(severity=severity, condition=condition, state=state, category=category,
+    where = AlertFilter(severity=severity, condition=condition,
+                        state=state.value if state else None, category=category,
                         rule=rule, district=district, street=street, community=community,
                         grid=grid, building=building, incident=incident,
                         since=epoch_ms(since, "since"), until=epoch_ms(until, "until"))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -11,6 +12,7 @@ from typing import Annotated, Any
 import orjson
 from fastapi import Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import AfterValidator
 
 from center.auth import PERMISSIONS, Principal, authenticate
 from center.errors import Forbidden, Unauthorized
@@ -19,7 +21,7 @@ from center.ledger import BadRequest, Ledger
 from center.metrics import CenterMetrics
 from center.store import Store
 
-__all__ = ["Center", "Json", "get_center", "require", "epoch_ms"]
+__all__ = ["Center", "Json", "Text", "get_center", "require", "epoch_ms", "no_nul_in_url"]
 
 
 class Json(Response):
@@ -92,6 +94,23 @@ def require(permission: str) -> Callable[..., Principal]:
         return principal
 
     return check
+
+
+def _no_nul(text: str) -> str:
+    if "\x00" in text:
+        raise ValueError("NUL characters are not allowed")
+    return text
+
+
+# Text as the API takes it: PostgreSQL cannot store NUL characters, and no person types them.
+Text = Annotated[str, AfterValidator(_no_nul)]
+
+
+async def no_nul_in_url(request: Request) -> None:
+    """Refuse NUL characters in the path or the query (every endpoint)."""
+    if "\x00" in request.url.path or "\x00" in urllib.parse.unquote(
+            request.scope.get("query_string", b"").decode("latin-1")):
+        raise BadRequest("NUL characters are not allowed in the URL")
 
 
 def epoch_ms(moment: datetime | None, name: str) -> int | None:

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from center.api.deps import Center, Json, epoch_ms, get_center, require
+from center.api.deps import Center, Json, Text, epoch_ms, get_center, require
 from center.auth import Principal
 from engine.matchers import check_path
 
@@ -21,10 +21,10 @@ class NewSilence(BaseModel):
     `ends_at`. Fields: rule, severity, key, labels.<name>, location.<level>."""
 
     model_config = ConfigDict(extra="forbid")
-    matchers: dict[str, str] = Field(min_length=1)
+    matchers: dict[Text, Text] = Field(min_length=1)
     starts_at: datetime | None = None
     ends_at: datetime
-    reason: str = Field(min_length=1, max_length=1000)
+    reason: Text = Field(min_length=1, max_length=1000)
 
     @field_validator("matchers")
     @classmethod

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
-from center.api.deps import Center, get_center, require
+from center.api.deps import Center, Text, get_center, require
 from center.auth import Principal, create_token
 
 __all__ = ["router"]
@@ -17,7 +17,7 @@ router = APIRouter(prefix="/v1/tokens", tags=["tokens"])
 class NewToken(BaseModel):
     model_config = ConfigDict(extra="forbid")
     role: Literal["viewer", "operator", "rule_author", "admin"]
-    name: str = Field(min_length=1, max_length=200, description="who or what uses it")
+    name: Text = Field(min_length=1, max_length=200, description="who or what uses it")
 
 
 @router.post("", status_code=201, summary="Create a token; its text is shown only here")
