@@ -40,6 +40,18 @@ def wall_clock_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+def _without_nul(value: Any) -> Any:
+    """The value with NUL characters replaced (U+FFFD): PostgreSQL cannot store them in text,
+    and an alert must not be lost over a stray byte in a device's or a place's name."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {_without_nul(key): _without_nul(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_without_nul(item) for item in value]
+    return value
+
+
 def first_admin_token(store: Store, clock: Callable[[], int]) -> str | None:
     """On a ledger without tokens, create the first admin token; None when tokens exist."""
     if has_tokens(store):
@@ -100,16 +112,15 @@ class CenterService:
             batches = await self.consumer.getmany(timeout_ms=500, max_records=2000)
             if not batches:
                 continue
-            records = []
+            decoded = []
             for messages in batches.values():
                 for message in messages:
                     record = await self._decode(message)
                     if record is not None:
-                        records.append(record)
+                        decoded.append((message, record))
             try:
-                if records:
-                    result = await asyncio.to_thread(self.ledger.ingest, records)
-                    self._count(result)
+                if decoded:
+                    await self._record(decoded)
                 await self.consumer.commit()
             except Exception:
                 # The database (or the commit) failed: read the batch again from the last
@@ -117,6 +128,34 @@ class CenterService:
                 log.exception("recording alert changes failed; retrying")
                 await asyncio.sleep(_RETRY_SECONDS)
                 await self.consumer.seek_to_committed()
+
+    async def _record(self, decoded: list[tuple[Any, dict[str, Any]]]) -> None:
+        """Record a batch. If the ledger refuses it while the database answers, record it
+        record by record, so that a record it cannot take is dead-lettered instead of stopping
+        all that follow; if the database does not answer, the error propagates and the batch
+        is read again."""
+        try:
+            self._count(await asyncio.to_thread(self.ledger.ingest,
+                                                [record for _, record in decoded]))
+            return
+        except Exception:
+            if not await asyncio.to_thread(self._database_answers):
+                raise
+        for message, record in decoded:
+            try:
+                self._count(await asyncio.to_thread(self.ledger.ingest, [record]))
+            except Exception as error:
+                if not await asyncio.to_thread(self._database_answers):
+                    raise
+                await self._refuse(message, f"the ledger refused it: {error}")
+
+    def _database_answers(self) -> bool:
+        try:
+            with self.store.transaction() as tx:
+                tx.execute("SELECT 1 AS one").fetchone()
+        except Exception:
+            return False
+        return True
 
     def _count(self, result: IngestResult) -> None:
         changes = self.center.metrics.alert_changes
@@ -132,7 +171,11 @@ class CenterService:
         except orjson.JSONDecodeError as error:
             reason = f"not JSON: {error}"
         if reason is None:
-            return record
+            return _without_nul(record) if b"\\u0000" in message.value else record
+        await self._refuse(message, reason)
+        return None
+
+    async def _refuse(self, message: Any, reason: str) -> None:
         self.center.metrics.alert_changes.labels("invalid").inc()
         log.error("dead-lettered an alert record at %s[%d]@%d: %s", message.topic,
                   message.partition, message.offset, reason)
@@ -140,7 +183,6 @@ class CenterService:
             "reason": f"alert record: {reason}", "topic": message.topic,
             "partition": message.partition, "offset": message.offset,
             "original": message.value.decode("utf-8", "replace")})
-        return None
 
     async def _publish(self) -> None:
         while True:

@@ -72,3 +72,23 @@ def test_unreadable_alert_records_are_dead_lettered_and_the_rest_recorded(store,
         timeout=20, settle=0)]
     assert sorted(letter["reason"].split(":")[1].strip() for letter in letters) == \
         ["not JSON", "severity"]
+
+
+def test_alert_with_a_nul_character_in_its_place_is_recorded_not_lost(store, clock, broker):
+    prefix = unique_prefix()
+    odd = alert_record(building="B\u00001")
+    service = asyncio.run(run_center(store, clock, broker.bootstrap, prefix, [odd]))
+    assert service.ledger.alert(odd["id"])["location"]["building"] == "B\ufffd1"
+
+
+def test_a_record_the_ledger_cannot_take_is_dead_lettered_and_its_batch_recorded(store, clock,
+                                                                                 broker):
+    prefix = unique_prefix()
+    unstorable = alert_record(key="odd")
+    unstorable["location"] = {"building": {"name": "B1"}}     # a level must be text
+    records = [alert_record(key="a"), unstorable, alert_record(key="b")]    # one batch or three
+    service = asyncio.run(run_center(store, clock, broker.bootstrap, prefix, records))
+    assert sorted(a["key"] for a in service.ledger.alerts(AlertFilter()).items) == ["a", "b"]
+    (letter,) = [orjson.loads(value) for value in consume(
+        broker.bootstrap, f"{prefix}dead-letter", done=bool, timeout=20, settle=0)]
+    assert letter["reason"].startswith("alert record: the ledger refused it")
