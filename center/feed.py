@@ -38,8 +38,11 @@ class Feed:
             running = None
         if running is loop:
             self._deliver(item)
-        else:
+            return
+        try:
             loop.call_soon_threadsafe(self._deliver, item)
+        except RuntimeError:   # the loop has closed: nobody is listening any more
+            self._subscribers.clear()
 
     def _deliver(self, item: dict[str, Any]) -> None:
         self._sequence += 1
