@@ -76,6 +76,7 @@ class CenterService:
         self._group_timeouts = {"rebalance_timeout_ms": rebalance_timeout_ms,
                                 "session_timeout_ms": session_timeout_ms}
         self._tasks: list[asyncio.Task] = []
+        self._publishing = asyncio.Lock()
         self.consumer: AIOKafkaConsumer | None = None
         self.producer: AIOKafkaProducer | None = None
 
@@ -187,7 +188,9 @@ class CenterService:
     async def _publish(self) -> None:
         while True:
             try:
-                published = await self._publish_once()
+                # Shielded: a stop must not cut a round between sending and marking what it
+                # sent, or the last round would send it again.
+                published = await asyncio.shield(self._publish_once())
             except Exception:
                 log.exception("publishing chain events failed; retrying")
                 published = 0
@@ -195,6 +198,10 @@ class CenterService:
                 await asyncio.sleep(_PUBLISH_SECONDS)
 
     async def _publish_once(self) -> int:
+        async with self._publishing:
+            return await self._publish_round()
+
+    async def _publish_round(self) -> int:
         events = await asyncio.to_thread(self.ledger.unpublished)
         if not events or self.producer is None:
             return 0
