@@ -27,14 +27,14 @@ from center.store import Cursor, Store
 from engine.chain import ChainError, State, answered, transition
 from engine.duty import SLA_STEPS, DutyList
 from engine.events import format_timestamp, parse_timestamp
+from engine.feedback import VERDICTS
 from engine.lifecycle import Level
 from engine.matchers import field_of, matches
 from engine.silence import Silence, mutes
 
 __all__ = ["Ledger", "alert_record_problem", "AlertFilter", "IncidentFilter", "NotFound",
-           "BadRequest", "IngestResult", "Page", "FEEDBACK_VERDICTS"]
+           "BadRequest", "IngestResult", "Page"]
 
-FEEDBACK_VERDICTS = ("true_positive", "false_positive")
 _CONDITION_CHANGES = ("fired", "escalated", "resolved")
 _ROWS_PER_STATEMENT = 1000    # SQLite takes at most 32,766 parameters in a statement
 _ACTION_FIELDS = {"acknowledge": ("note",), "dispatch": ("department", "handler", "note"),
@@ -375,8 +375,8 @@ class Ledger:
         if not set(given) - {"comment"}:
             raise BadRequest("feedback needs at least one of verdict, satisfaction, "
                              "corrected_category")
-        if verdict is not None and verdict not in FEEDBACK_VERDICTS:
-            raise BadRequest(f"verdict must be one of {', '.join(FEEDBACK_VERDICTS)}")
+        if verdict is not None and verdict not in VERDICTS:
+            raise BadRequest(f"verdict must be one of {', '.join(VERDICTS)}")
         if satisfaction is not None and not 1 <= satisfaction <= 5:
             raise BadRequest("satisfaction is 1 to 5")
         with self.store.transaction() as tx:
