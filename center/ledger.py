@@ -333,7 +333,6 @@ class Ledger:
     # -- what people do --------------------------------------------------------------------------
     def act(self, alert_id: str, action: str, given: Mapping[str, Any], *, actor: str) -> dict:
         """Apply a chain action; the alert's new view, or ChainError with the reason."""
-        feed: list[dict] = []
         with self.store.transaction() as tx:
             now = self.clock()
             row = self._row(tx, alert_id)
@@ -361,9 +360,9 @@ class Ledger:
             _update(tx, alert_id, changes)
             event = self._append(tx, alert_id, now, actor, action, recorded)
             row.update(changes)
-        feed.append({"type": "event", "event": event, "alert": _summary(row)})
-        self._publish(feed)
-        return self._detail_row(row)
+            detail = self._detail(tx, row, now)
+        self._publish([{"type": "event", "event": event, "alert": _summary(row)}])
+        return detail
 
     def feedback(self, alert_id: str, *, actor: str, verdict: str | None = None,
                  satisfaction: int | None = None, corrected_category: str | None = None,
@@ -388,8 +387,9 @@ class Ledger:
             _update(tx, alert_id, changes)
             event = self._append(tx, alert_id, now, actor, "feedback", given)
             row.update(changes)
+            detail = self._detail(tx, row, now)
         self._publish([{"type": "event", "event": event, "alert": _summary(row)}])
-        return self._detail_row(row)
+        return detail
 
     def _append(self, tx: Cursor, alert_id: str, at: int, actor: str, kind: str,
                 data: Mapping[str, Any]) -> dict:
@@ -522,18 +522,17 @@ class Ledger:
     # -- reading ---------------------------------------------------------------------------------
     def alert(self, alert_id: str) -> dict:
         with self.store.transaction() as tx:
-            row = self._row(tx, alert_id)
-        return self._detail_row(row)
+            return self._detail(tx, self._row(tx, alert_id), self.clock())
 
-    def _detail_row(self, row: Mapping[str, Any]) -> dict:
+    def _detail(self, tx: Cursor, row: Mapping[str, Any], now: int) -> dict:
+        """The whole view of an alert, read in the caller's transaction."""
         record = orjson.loads(row["body"])
         deadlines = self.duty.deadlines(row["severity"], row["opened_at"])
-        with self.store.transaction() as tx:
-            events = tx.execute("SELECT * FROM alert_events WHERE alert_id = ? ORDER BY seq",
-                                (row["id"],)).fetchall()
-            incident = tx.execute("SELECT * FROM incidents WHERE id = ?",
-                                  (row["incident_id"],)).fetchone()
-            silenced = mutes(record, self._active_silences(tx, self.clock()), now=self.clock())
+        events = tx.execute("SELECT * FROM alert_events WHERE alert_id = ? ORDER BY seq",
+                            (row["id"],)).fetchall()
+        incident = tx.execute("SELECT * FROM incidents WHERE id = ?",
+                              (row["incident_id"],)).fetchone()
+        silenced = mutes(record, self._active_silences(tx, now), now=now)
         state = State(row["chain"])
         return {
             **_summary(row),

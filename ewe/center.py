@@ -3,19 +3,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from pathlib import Path
 
 from center.app import create_app
 from center.service import CenterService, first_admin_token, wall_clock_ms
 from center.store import Store, open_store, redacted
 from center.webhooks import Webhook
 from engine.duty import DutyList, load_duty_file
+from ewe.cli import SHIPPED_RULES
 from streams.runtime import Attachment
 from streams.settings import Settings
 
 __all__ = ["SHIPPED_DUTY", "open_center", "attach_center"]
 
-SHIPPED_DUTY = Path(__file__).resolve().parent.parent / "rules" / "duty.yaml"
+SHIPPED_DUTY = SHIPPED_RULES / "duty.yaml"
 
 
 def open_center(settings: Settings) -> tuple[Store, DutyList]:
