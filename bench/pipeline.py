@@ -172,8 +172,10 @@ def throughput(broker: EmbeddedBroker, events: int, data_dir: Path) -> None:
     pauses = worker.counter("ewe_checkpoint_pause_seconds_count")
     pause_mean = worker.counter("ewe_checkpoint_pause_seconds_sum") / max(1, pauses) * 1000
     resident = worker.resident_mib()
+    late = worker.counter("ewe_late_events_total")
     producer.join()
     worker.stop()
+    alerts = asyncio.run(_count_records(broker.bootstrap, "tp.alerts"))
     first = next(i for i, (_, count) in enumerate(samples) if count > 0)
     low = next(s for s in samples if s[1] >= done * 0.1)
     high = next(s for s in samples if s[1] >= done * 0.9)
@@ -183,6 +185,21 @@ def throughput(broker: EmbeddedBroker, events: int, data_dir: Path) -> None:
           f"(10%–90%), overall {done / (samples[-1][0] - samples[first][0]):,.0f} events/s; "
           f"worker CPU {cpu / done * 1e6:.1f} µs per event, {resident:,.0f} MiB resident; "
           f"{pauses:.0f} checkpoint pauses of {pause_mean:.1f} ms on average")
+    print(f"                {alerts:,} alert records, {late:,.0f} late events (a replay of the "
+          "same events gives the same alerts before its final flush)")
+
+
+async def _count_records(bootstrap: str, topic: str) -> int:
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                                enable_auto_commit=False)
+    await consumer.start()
+    try:
+        total = 0
+        while batches := await consumer.getmany(timeout_ms=2_000):
+            total += sum(len(messages) for messages in batches.values())
+        return total
+    finally:
+        await consumer.stop()
 
 
 async def _collect_alerts(bootstrap: str, topic: str, seconds: float, until_ms: float,

@@ -44,7 +44,7 @@ _MAX_MS = 7_258_118_400_000   # 2200-01-01
 _Text = Annotated[str, msgspec.Meta(min_length=1)]
 
 
-class Location(msgspec.Struct, gc=False, omit_defaults=True):
+class Location(msgspec.Struct, gc=False, frozen=True, omit_defaults=True):
     """District › street › community › grid › building, and coordinates."""
 
     district: str | None = None
@@ -79,7 +79,50 @@ class Event(msgspec.Struct, gc=False, omit_defaults=True):
 
 EVENT_FIELDS = tuple(name for name in Event.__struct_fields__ if name != "scores")
 LOCATION_FIELDS = Location.__struct_fields__
-_DECODER = msgspec.json.Decoder(Event)
+
+_ABSENT = msgspec.Raw(b"null")
+
+
+class _WireEvent(Event, gc=False, omit_defaults=True):
+    """An event as it is decoded: location and attrs stay raw until `decode` looks them up,
+    because a device sends the same ones with every reading, and building their objects anew
+    for each reading costs more than all the rules together."""
+
+    location: msgspec.Raw = _ABSENT  # type: ignore[assignment]
+    attrs: msgspec.Raw = _ABSENT  # type: ignore[assignment]
+
+
+_DECODER = msgspec.json.Decoder(_WireEvent)
+
+
+class _Shared:
+    """Decoded values by their JSON text, so that equal texts give one shared object.
+
+    Events never mutate their location or attrs, which makes the sharing safe."""
+
+    def __init__(self, field: str, kind: Any) -> None:
+        self.field = field
+        self.decoder = msgspec.json.Decoder(kind)
+        self.values: dict[bytes, Any] = {}
+
+    def __call__(self, raw: msgspec.Raw) -> Any:
+        if raw is _ABSENT:
+            return None
+        text = bytes(raw)
+        value = self.values.get(text, _ABSENT)
+        if value is _ABSENT:
+            try:
+                value = self.decoder.decode(text)
+            except msgspec.ValidationError as error:
+                raise _translate(error, self.field) from None
+            if len(self.values) >= 65_536:  # bounded: far fewer places and devices report
+                self.values.clear()
+            self.values[text] = value
+        return value
+
+
+_shared_location = _Shared("location", Location | None)
+_shared_attrs = _Shared("attrs", dict[str, Any] | None)
 
 
 class EventError(ValueError):
@@ -99,6 +142,8 @@ def decode(raw: bytes | str) -> tuple[int, Event]:
         raise _translate(error) from None
     except msgspec.DecodeError as error:
         raise EventError("$", f"invalid JSON: {error}") from None
+    event.location = _shared_location(event.location)
+    event.attrs = _shared_attrs(event.attrs)
     return _check(event), event
 
 
@@ -192,10 +237,11 @@ _TYPE_WORDS = {"float": "a number", "str": "a string", "int | str": "an ISO 8601
 _VALIDATION = re.compile(r"(?P<what>.*?)(?: - at `\$(?P<path>[^`]*)`)?$")
 
 
-def _translate(error: msgspec.ValidationError) -> EventError:
+def _translate(error: msgspec.ValidationError, within: str = "") -> EventError:
     """msgspec's message, in the words and field paths of the envelope."""
     match = _VALIDATION.match(str(error))
-    field = (match.group("path") or "").lstrip(".") or "$"
+    field = (match.group("path") or "").lstrip(".")
+    field = ".".join(filter(None, (within, field))) or "$"
     what = match.group("what")
     typed = re.fullmatch(r"Expected `([^`]+)`, got `([^`]+)`", what)
     missing = re.fullmatch(r"Object missing required field `(\w+)`", what)
