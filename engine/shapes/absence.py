@@ -23,7 +23,6 @@ class AbsenceRule(Rule):
     def process(self, items: list[Item]) -> None:
         matcher, key_of, states, timers = self.matcher, self.key_of, self.states, self.timers
         absent_for, inactive = self.absent_for, Phase.inactive
-        evaluated = 0
         for t, _, _, event in items:
             if timers and timers[0][0] < t:
                 self.fire_timers(t - 1)
@@ -38,7 +37,6 @@ class AbsenceRule(Rule):
                 key, state = keyed
             state.last = event
             state.last_t = t
-            evaluated += 1
             if state.episode.phase is not inactive:
                 state.evidence.append(event)       # the event that ends the silence
                 self.observe_at(key, state, t, False, True, None)
@@ -47,7 +45,6 @@ class AbsenceRule(Rule):
                 # One timer per key at a time: when it fires early (the key spoke since), the
                 # wake-up moves it to the new deadline instead of queueing one per event.
                 self.schedule(key, state, t + absent_for)
-        self.evaluations += evaluated
 
     def due(self, state: KeyState) -> int | None:
         if state.episode.phase is Phase.inactive:

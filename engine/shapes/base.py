@@ -133,7 +133,6 @@ class Rule:
         self.states: dict[str, KeyState] = {}
         self.active: set[str] = set()   # keys whose episode is pending or firing
         self.unkeyed = 0
-        self.evaluations = 0
         self.window_arguments = [compile_argument(w.argument) if w.argument else None
                                  for w in spec.windows]
 

@@ -35,7 +35,6 @@ class ConditionRule(Rule):
         matcher, key_of, states, test = self.matcher, self.key_of, self.states, self.test
         arguments = list(enumerate(self.window_arguments))
         timers = self.timers
-        evaluated = 0
         for t, _, _, event in items:
             if timers and timers[0][0] < t:
                 self.fire_timers(t - 1)
@@ -53,12 +52,10 @@ class ConditionRule(Rule):
                 windows[index].add(t, argument(event) if argument is not None else None)
             state.last = event
             state.last_t = t
-            evaluated += 1
             holds = test(event, windows)
             state.evidence.append(event)   # the lead-up matters: the events that made the count
             if holds or key in self.active:
                 self._judge(key, state, t, holds)
-        self.evaluations += evaluated
 
     def _process_stateless(self, items: list[Item]) -> None:
         """A condition without windows needs no state until it holds: a key is looked up (and
@@ -67,13 +64,11 @@ class ConditionRule(Rule):
         matcher, key_of, states, test, active = (self.matcher, self.key_of, self.states,
                                                  self.test, self.active)
         timers, inactive = self.timers, Phase.inactive
-        evaluated = 0
         for t, _, _, event in items:
             if timers and timers[0][0] < t:
                 self.fire_timers(t - 1)
             if matcher is not None and not matcher(event):
                 continue
-            evaluated += 1
             holds = test(event, ())
             if not holds and not active:
                 continue
@@ -95,7 +90,6 @@ class ConditionRule(Rule):
                     state.evidence.clear()
                 state.evidence.append(event)
             self._judge(key, state, t, holds)
-        self.evaluations += evaluated
 
     def _judge(self, key: str, state: KeyState, t: int, holds: bool) -> None:
         event, windows = state.last, state.windows

@@ -26,7 +26,9 @@ class SequenceRule(Rule):
     def __init__(self, spec: RuleSpec, records: list) -> None:
         super().__init__(spec, records)
         self.within = spec.within_ms
-        self.steps = [(compile_matcher(step.match), step.when,
+        # Candidate steps come from routing (see below), which settles a step's kind and, for
+        # a step of one kind, its routing field: the matchers test only what is left.
+        self.steps = [(compile_matcher(step.match, skip=_routed(step.kinds)), step.when,
                        [compile_argument(w.argument) if w.argument else None
                         for w in step.windows], step.windows)
                       for step in spec.sequence]
@@ -68,17 +70,19 @@ class SequenceRule(Rule):
             matcher, when, arguments, _ = self.steps[index]
             if matcher is not None and not matcher(event):
                 continue
+            if not arguments and when is not None and not when.test(event, ()):
+                continue     # a step without windows says no without the key's state
             if keyed is None:
                 keyed = self.state_for(event)
                 if keyed is None:
                     return
-                self.evaluations += 1
             key, state = keyed
-            windows = state.windows[index]
-            for window, argument in zip(windows, arguments, strict=True):
-                window.add(t, argument(event) if argument is not None else None)
-            if when is not None and not when.test(event, windows):
-                continue
+            if arguments:
+                windows = state.windows[index]
+                for window, argument in zip(windows, arguments, strict=True):
+                    window.add(t, argument(event) if argument is not None else None)
+                if when is not None and not when.test(event, windows):
+                    continue
             stages = state.stages
             if index == 0:
                 stages[1] = t
@@ -98,3 +102,7 @@ class SequenceRule(Rule):
             state.hold_until = t + self.within
             self.observe_at(key, state, t, True, False, self.level_for(event, []))
             self.reschedule(key, state)
+
+
+def _routed(kinds: tuple[str, ...]) -> tuple[str, ...]:
+    return ("kind", ROUTING_FIELDS[kinds[0]]) if len(kinds) == 1 else ("kind",)

@@ -18,20 +18,11 @@ __all__ = ["Min", "Max"]
 
 class _Extremum:
     __slots__ = ("duration", "_candidates")
-    _keeps_better: staticmethod
 
     def __init__(self, duration: int) -> None:
         self.duration = duration
         # (time, value) pairs that can still become the extremum, best first.
         self._candidates: deque[tuple[int, float]] = deque()
-
-    def add(self, t: int, x: object) -> None:
-        self.expire(t)
-        if (type(x) is float or type(x) is int) and x == x:
-            candidates = self._candidates
-            while candidates and not self._beats(candidates[-1][1], x):
-                candidates.pop()
-            candidates.append((t, x))
 
     def expire(self, t: int) -> None:
         candidates, horizon = self._candidates, t - self.duration
@@ -45,19 +36,22 @@ class _Extremum:
     def next_change(self) -> int | None:
         return self._candidates[0][0] + self.duration if self._candidates else None
 
-    @staticmethod
-    def _beats(kept: float, new: float) -> bool:
-        raise NotImplementedError
 
-
+# `add` is written out for each side, comparison and expiry inline: it runs for every event of
+# every key with such a window.
 class Min(_Extremum):
     """Smallest argument in the window (None when empty)."""
 
     __slots__ = ()
 
-    @staticmethod
-    def _beats(kept: float, new: float) -> bool:
-        return kept < new
+    def add(self, t: int, x: object) -> None:
+        candidates, horizon = self._candidates, t - self.duration
+        while candidates and candidates[0][0] <= horizon:
+            candidates.popleft()
+        if (type(x) is float or type(x) is int) and x == x:
+            while candidates and candidates[-1][1] >= x:
+                candidates.pop()
+            candidates.append((t, x))
 
 
 class Max(_Extremum):
@@ -65,6 +59,11 @@ class Max(_Extremum):
 
     __slots__ = ()
 
-    @staticmethod
-    def _beats(kept: float, new: float) -> bool:
-        return kept > new
+    def add(self, t: int, x: object) -> None:
+        candidates, horizon = self._candidates, t - self.duration
+        while candidates and candidates[0][0] <= horizon:
+            candidates.popleft()
+        if (type(x) is float or type(x) is int) and x == x:
+            while candidates and candidates[-1][1] <= x:
+                candidates.pop()
+            candidates.append((t, x))

@@ -37,8 +37,11 @@ class Count:
         self._times: deque[int] = deque()
 
     def add(self, t: int, x: object = None) -> None:
-        self.expire(t)
-        self._times.append(t)
+        # `expire` inline: windows are the innermost loop of every windowed rule.
+        times, horizon = self._times, t - self.duration
+        while times and times[0] <= horizon:
+            times.popleft()
+        times.append(t)
 
     def expire(self, t: int) -> None:
         times, horizon = self._times, t - self.duration
@@ -53,7 +56,7 @@ class Count:
         return self._times[0] + self.duration if self._times else None
 
 
-class _Numeric:
+class _Pairs:
     """Base of windows that keep (time, number) pairs; non-numbers are ignored."""
 
     __slots__ = ("duration", "_items")
@@ -61,6 +64,27 @@ class _Numeric:
     def __init__(self, duration: int) -> None:
         self.duration = duration
         self._items: deque[tuple[int, float]] = deque()
+
+    def add(self, t: int, x: object) -> None:
+        items, horizon = self._items, t - self.duration
+        while items and items[0][0] <= horizon:
+            items.popleft()
+        if (type(x) is float or type(x) is int) and x == x:
+            items.append((t, x))
+
+    def expire(self, t: int) -> None:
+        items, horizon = self._items, t - self.duration
+        while items and items[0][0] <= horizon:
+            items.popleft()
+
+    def next_change(self) -> int | None:
+        return self._items[0][0] + self.duration if self._items else None
+
+
+class _Numeric(_Pairs):
+    """Pairs with running aggregates, updated as numbers enter and leave."""
+
+    __slots__ = ()
 
     def add(self, t: int, x: object) -> None:
         self.expire(t)
@@ -73,14 +97,11 @@ class _Numeric:
         while items and items[0][0] <= horizon:
             self._removed(items.popleft()[1])
 
-    def next_change(self) -> int | None:
-        return self._items[0][0] + self.duration if self._items else None
-
     def _added(self, x: float) -> None:
-        pass
+        raise NotImplementedError
 
     def _removed(self, x: float) -> None:
-        pass
+        raise NotImplementedError
 
 
 class Sum(_Numeric):
@@ -147,7 +168,7 @@ class StdDev(_Numeric):
         return sqrt(max(self._m2, 0.0) / len(self._items))
 
 
-class Delta(_Numeric):
+class Delta(_Pairs):
     """Last minus first argument in the window (0 with one event, None when empty)."""
 
     __slots__ = ()
@@ -158,7 +179,7 @@ class Delta(_Numeric):
         return items[-1][1] - items[0][1] if items else None
 
 
-class Rate(_Numeric):
+class Rate(_Pairs):
     """(last - first) / elapsed seconds between them; None until two distinct times are seen."""
 
     __slots__ = ()
