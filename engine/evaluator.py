@@ -78,7 +78,9 @@ class Evaluator:
         self._pending: list[Item] = []      # in (time, id) order, as most events arrive
         self._stragglers: list[Item] = []   # a heap of those that arrived out of order
         self._arrivals = 0
-        self._wanted: list[tuple[Rule | Model, dict[str, set | str | None]]] = []
+        self._targets: list[Rule | Model] = []
+        self._wanted: list[dict[str, set | str | None]] = []
+        self._routes: dict[str, dict[object, list[int]]] = {kind: {} for kind in ROUTING_FIELDS}
         self._switch: tuple[int, Pack] | None = None
         self.load(pack)
 
@@ -103,9 +105,10 @@ class Evaluator:
             rule.position = position
             self.rules[spec.id] = rule
         # Models first: the rules of the same batch read the scores they put on the events.
-        self._wanted = [(target, {kind: _wanted_values(target.spec, kind, field)
-                                  for kind, field in ROUTING_FIELDS.items()})
-                        for target in [*self.models.values(), *self.rules.values()]]
+        self._targets = [*self.models.values(), *self.rules.values()]
+        self._wanted = [{kind: _wanted_values(target.spec, kind, field)
+                         for kind, field in ROUTING_FIELDS.items()} for target in self._targets]
+        self._routes = {kind: {} for kind in ROUTING_FIELDS}
 
     def schedule(self, pack: Pack, at_ms: int) -> None:
         """Switch to `pack` at event time `at_ms`: events before it are evaluated by the current
@@ -214,32 +217,40 @@ class Evaluator:
                 rule.fire_timers(watermark - 1)
 
     def _dispatch(self, released: list[Item]) -> list[tuple[Rule | Model, list[Item]]]:
-        """Split a time-ordered batch into each rule's events: one dict lookup per event."""
-        readings: dict[object, list[Item]] = {}
-        reports: dict[object, list[Item]] = {}
+        """Split a time-ordered batch into each rule's events, in order: one dict lookup per
+        event (its kind and routing field) and an append for each rule that wants it."""
+        targets = self._targets
+        work: list[list[Item]] = [[] for _ in targets]
+        batch_routes: dict[str, dict[object, list[list[Item]]]] = {"reading": {}, "report": {}}
+        readings, reports = batch_routes["reading"], batch_routes["report"]
         for item in released:
             event = item[3]
             if event.kind == "reading":
-                groups, value = readings, event.type
+                lists = readings.get(event.type)
+                if lists is None:
+                    lists = readings[event.type] = [work[i] for i in self._route("reading",
+                                                                                 event.type)]
             else:
-                groups, value = reports, event.category
-            group = groups.get(value)
-            if group is None:
-                groups[value] = [item]
-            else:
-                group.append(item)
-        by_kind = (("reading", readings), ("report", reports))
-        work = []
-        for rule, wanted in self._wanted:
-            mine = [group for kind, groups in by_kind for value, group in groups.items()
-                    if wanted[kind] == "any" or (wanted[kind] and value in wanted[kind])]
-            if len(mine) == 1:
-                work.append((rule, mine[0]))
-            elif mine:
-                merged = [item for group in mine for item in group]
-                merged.sort()
-                work.append((rule, merged))
-        return work
+                lists = reports.get(event.category)
+                if lists is None:
+                    lists = reports[event.category] = [
+                        work[i] for i in self._route("report", event.category)]
+            for mine in lists:
+                mine.append(item)
+        return [(target, items) for target, items in zip(targets, work, strict=True) if items]
+
+    def _route(self, kind: str, value: object) -> list[int]:
+        """The targets (models first, then rules, in pack order) that want events of this kind
+        with this routing value."""
+        known = self._routes[kind]
+        route = known.get(value)
+        if route is None:
+            if len(known) >= 4_096:   # categories are free text: keep the table bounded
+                known.clear()
+            route = known[value] = [
+                index for index, wanted in enumerate(self._wanted)
+                if wanted[kind] == "any" or (wanted[kind] and value in wanted[kind])]
+        return route
 
     # -- feedback ------------------------------------------------------------------------------
     def mark_false_positive(self, rule_id: str, key: str) -> bool:
