@@ -123,6 +123,7 @@ class _Shared:
 
 _shared_location = _Shared("location", Location | None)
 _shared_attrs = _Shared("attrs", dict[str, Any] | None)
+_known_locations, _known_attrs = _shared_location.values, _shared_attrs.values
 
 
 class EventError(ValueError):
@@ -142,8 +143,18 @@ def decode(raw: bytes | str) -> tuple[int, Event]:
         raise _translate(error) from None
     except msgspec.DecodeError as error:
         raise EventError("$", f"invalid JSON: {error}") from None
-    event.location = _shared_location(event.location)
-    event.attrs = _shared_attrs(event.attrs)
+    # The lookups inline, a call only for a text not seen before: this runs for every event.
+    location, attrs = event.location, event.attrs
+    if location is _ABSENT:
+        event.location = None
+    else:
+        known = _known_locations.get(bytes(location), _ABSENT)
+        event.location = _shared_location(location) if known is _ABSENT else known
+    if attrs is _ABSENT:
+        event.attrs = None
+    else:
+        known = _known_attrs.get(bytes(attrs), _ABSENT)
+        event.attrs = _shared_attrs(attrs) if known is _ABSENT else known
     return _check(event), event
 
 

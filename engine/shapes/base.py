@@ -77,7 +77,8 @@ def compile_getter(paths: tuple[str, ...]) -> Callable[[Event], Any]:
 def compile_argument(source: str) -> Callable[[Event], Any]:
     """A window function's argument as a function of the event (None when undefined)."""
     if re.fullmatch(r"[A-Za-z]\w*", source):   # a plain field cannot be undefined: no guard
-        return eval(f"lambda e: {field_code([source])}", dict(FIELD_NAMESPACE))
+        field_code([source])                   # refuses a field the envelope does not have
+        return attrgetter(source)
     expression = compile_expression(source, allow_windows=False).evaluate
 
     def argument(event: Event) -> Any:

@@ -87,9 +87,11 @@ class _Numeric(_Pairs):
     __slots__ = ()
 
     def add(self, t: int, x: object) -> None:
-        self.expire(t)
+        items, horizon = self._items, t - self.duration
+        while items and items[0][0] <= horizon:
+            self._removed(items.popleft()[1])
         if (type(x) is float or type(x) is int) and x == x:
-            self._items.append((t, x))
+            items.append((t, x))
             self._added(x)
 
     def expire(self, t: int) -> None:
