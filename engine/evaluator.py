@@ -5,7 +5,9 @@ state, the timer queue and a reorder buffer. Events may arrive out of order by u
 they wait in the buffer until the watermark (the largest event time seen, minus the lateness)
 passes them, and are then evaluated in (event time, id) order, so any arrival order within the
 lateness gives the same alerts. An event older than the watermark is *late*: it is not evaluated
-but returned as such, for the caller to count and dead-letter.
+but returned as such, for the caller to count and dead-letter. An event with the same time and id
+as one in the buffer is a *duplicate* (a producer's retry, a gateway sending twice): it is counted
+and dropped, so a re-sent batch does not count twice in windows; the first to arrive is kept.
 
 Timers (`for:` completions, `clear_for:`, absences, lapsing verdicts) fire when the watermark
 passes them, interleaved with the events in time order. A timer at t fires after the events at t:
@@ -35,7 +37,7 @@ partition with `advance`; at the end of a replay, `flush` evaluates everything t
 from __future__ import annotations
 
 import pickle
-from bisect import bisect_left, insort
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable
 from heapq import heappop, heappush
@@ -73,6 +75,7 @@ class Evaluator:
         self._holding: set[str] = set()       # inputs with data on the way
         self.events_in = 0
         self.events_late = 0
+        self.events_duplicate = 0
         self.evaluations: Counter[str] = Counter()   # events routed to each rule, for metrics
         self._records: list[tuple[int, int, dict]] = []
         self._pending: list[Item] = []      # in (time, id) order, as most events arrive
@@ -138,8 +141,11 @@ class Evaluator:
             arrivals += 1
             item = (t, event.id, arrivals, event)
             if last is None or item > last:
-                pending.append(item)
-                last = item
+                if last is not None and t == last[0] and item[1] == last[1]:
+                    self.events_duplicate += 1     # the same event again, right after itself
+                else:
+                    pending.append(item)
+                    last = item
             else:
                 heappush(stragglers, item)   # the few that arrive out of order wait apart
             if t > source_max:
@@ -205,7 +211,7 @@ class Evaluator:
         released = pending[:cut]
         del pending[:cut]
         while stragglers and stragglers[0][0] < watermark:
-            insort(released, heappop(stragglers))
+            self._insert_straggler(released, heappop(stragglers))
         if released:
             self.events_in += len(released)
             evaluations = self.evaluations
@@ -215,6 +221,16 @@ class Evaluator:
         for rule in self.rules.values():
             if rule.timers and rule.timers[0][0] < watermark:
                 rule.fire_timers(watermark - 1)
+
+    def _insert_straggler(self, released: list[Item], item: Item) -> None:
+        """Put an out-of-order event in its place, unless an event with its time and id is
+        already there. That one arrived first: an event that arrives after its twin sorts after
+        it, and stragglers come off their heap in (time, id, arrival) order."""
+        at = bisect_left(released, item)
+        if at and released[at - 1][0] == item[0] and released[at - 1][1] == item[1]:
+            self.events_duplicate += 1
+        else:
+            released.insert(at, item)
 
     def _dispatch(self, released: list[Item]) -> list[tuple[Rule | Model, list[Item]]]:
         """Split a time-ordered batch into each rule's events, in order: one dict lookup per
@@ -295,6 +311,7 @@ class Evaluator:
 
     def stats(self) -> dict[str, int]:
         return {"events": self.events_in, "late": self.events_late,
+                "duplicates": self.events_duplicate,
                 "model_keys": sum(model.keys for model in self.models.values()),
                 "pending": len(self._pending) + len(self._stragglers),
                 "timers": sum(len(rule.timers) for rule in self.rules.values()),

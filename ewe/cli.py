@@ -285,7 +285,8 @@ def _summary(counts: ReplayCounts, evaluator: Evaluator, severities: Counter, el
     stats = evaluator.stats()
     rejected = counts.rejected
     say(f"events read {counts.lines}, rejected {sum(rejected.values())}, late {stats['late']} "
-        f"(older than the {lateness // 1000}s lateness), evaluated {stats['events']} "
+        f"(older than the {lateness // 1000}s lateness), duplicates {stats['duplicates']} "
+        f"(time and id seen before), evaluated {stats['events']} "
         f"in {elapsed:.2f}s ({counts.lines / elapsed if elapsed else 0:,.0f} events/s)")
     for reason in counts.first_rejects:
         say(f"  rejected {reason}")

@@ -36,6 +36,9 @@ class PipelineMetrics:
         self.late = Counter("ewe_late_events_total",
                             "Events older than their partition's watermark (dead-lettered).",
                             registry=r)
+        self.duplicates = Counter("ewe_duplicate_events_total",
+                                  "Events dropped as a repeat of one with the same time and id "
+                                  "(a producer's retry).", registry=r)
         self.evaluations = Counter("ewe_rule_evaluations_total",
                                    "Events evaluated by each rule.", ["rule"], registry=r)
         self.firings = Counter("ewe_rule_firings_total", "Alert episodes fired by each rule.",

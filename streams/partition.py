@@ -54,6 +54,7 @@ class PartitionRunner:
         self.input_idle_ms = input_idle_ms
         self.arrivals: dict[str, int] = {}    # topic -> wall time of its latest activity
         self._ends: dict[str, int | None] = {}
+        self.duplicates_counted = 0           # of the evaluator's, already in the metrics
 
     def handle(self, topic: str, offset: int, value: bytes | None) -> Outcome:
         """Evaluate one record. A record below the remembered offset is already reflected in

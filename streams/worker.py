@@ -251,6 +251,8 @@ class Worker:
             for rule, count in evaluator.evaluations.items():
                 metrics.evaluations.labels(rule).inc(count)
             evaluator.evaluations.clear()
+            metrics.duplicates.inc(evaluator.events_duplicate - runner.duplicates_counted)
+            runner.duplicates_counted = evaluator.events_duplicate
             lag = 0
             for topic in self.input_topics:
                 highwater = self._highwater(topic, partition)

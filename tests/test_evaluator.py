@@ -290,6 +290,40 @@ def test_events_older_than_the_lateness_are_returned_as_late_and_not_evaluated()
     assert evaluator.stats()["late"] == 1
 
 
+LEAK_BURST = """
+rules:
+  - id: leak.burst
+    on: report
+    match: {category: water_leak}
+    key: location.building
+    when: count(1h) >= 3
+    severity: yellow
+"""
+
+
+def test_a_batch_sent_twice_counts_once_in_the_windows():
+    batch = [report(m, "漏水", "water_leak") for m in (0, 1)]
+    evaluator = Evaluator(Pack.from_text(LEAK_BURST), lateness_ms=2 * M)
+    alerts = evaluator.process(batch).alerts + evaluator.process(batch).alerts
+    assert alerts + evaluator.flush().alerts == []     # two reports, not four
+    assert evaluator.stats()["duplicates"] == 2
+
+
+def test_an_event_repeated_right_after_itself_counts_once():
+    events = [report(0, "漏水", "water_leak"), report(0, "漏水", "water_leak"),
+              report(10, "漏水", "water_leak")]
+    evaluator = Evaluator(Pack.from_text(LEAK_BURST), lateness_ms=2 * M)
+    assert evaluator.process(events).alerts + evaluator.flush().alerts == []
+    assert evaluator.stats()["duplicates"] == 1
+
+
+def test_events_with_one_id_at_different_times_are_different_events():
+    events = [report(m, "漏水", "water_leak") for m in (0, 10, 20)]
+    for _, event in events:
+        event.id = "ticket-1"     # a ticket updated twice keeps its id
+    assert summary(run(LEAK_BURST, events))[0][:2] == ("leak.burst", "fired")
+
+
 def test_a_backfill_weeks_old_is_evaluated_in_its_own_event_time():
     evaluator = Evaluator(Pack.from_text(THRESHOLD))
     old = [reading(m - 30 * 24 * 60, "water_level", 0.3) for m in range(5)]

@@ -159,6 +159,17 @@ def test_event_stamped_far_in_the_future_is_dead_lettered_not_evaluated(worker):
     assert "ahead of the clock" in letter["reason"]
 
 
+def test_event_sent_twice_is_evaluated_once_and_counted_as_a_duplicate(worker):
+    event = smoke("h30")
+    status, _ = worker.post("/v1/events", orjson.dumps([event, event]))   # a client's retry
+    [alert] = alerts_for(worker, "h30")
+    assert status == 202 and alert["occurrences"] == 1
+    deadline = time.monotonic() + 10
+    while b"ewe_duplicate_events_total 1.0" not in worker.get("/metrics"):
+        assert time.monotonic() < deadline, "duplicate not counted"
+        time.sleep(0.2)
+
+
 def test_mqtt_message_published_with_mosquitto_pub_raises_an_alert(worker):
     subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", "1883", "-q", "1",
                     "-t", f"ewe-test/{worker.prefix}/gateway-7", "-m",
@@ -184,7 +195,7 @@ def test_metrics_exposition_passes_promtool(worker, tmp_path):
                  b"ewe_rule_evaluations_total", b"ewe_rule_firings_total",
                  b"ewe_alert_records_total", b"ewe_event_to_alert_latency_seconds_bucket",
                  b"ewe_consumer_lag_records", b"ewe_watermark_delay_seconds",
-                 b"ewe_active_keys", b"faust_"):
+                 b"ewe_active_keys", b"ewe_duplicate_events_total", b"faust_"):
         assert name in exposition, name
     check = subprocess.run(["promtool", "check", "metrics"], input=exposition,
                            capture_output=True, timeout=30)
