@@ -10,12 +10,16 @@ from engine.anomaly import DETECTORS, make_detector
 from engine.anomaly.base import gaussian_score
 from engine.anomaly.calibration import TailCalibration
 from engine.anomaly.change import CUSUM
+from engine.anomaly.composite import Composite
 from engine.anomaly.ensemble import Ensemble
+from engine.anomaly.extreme import NewExtreme
 from engine.anomaly.hst import HalfSpaceTrees
+from engine.anomaly.novelty import Novelty
 from engine.anomaly.seasonal import SeasonalZScore
 from engine.anomaly.zscore import ZScore
 
-CLASSES = [ZScore, SeasonalZScore, CUSUM, HalfSpaceTrees, Ensemble]
+CLASSES = [ZScore, SeasonalZScore, CUSUM, HalfSpaceTrees, Ensemble, Novelty, NewExtreme,
+           Composite]
 HOUR = 3_600_000
 
 
@@ -73,7 +77,8 @@ def test_clone_is_fresh_and_the_same_parameters_give_the_same_scores(cls):
     assert run(detector.clone(), points) == scores
 
 
-@pytest.mark.parametrize("cls", [ZScore, SeasonalZScore, CUSUM], ids=lambda c: c.__name__)
+@pytest.mark.parametrize("cls", [ZScore, SeasonalZScore, CUSUM, NewExtreme],
+                         ids=lambda c: c.__name__)
 def test_state_stays_bounded_however_long_the_stream(cls):
     detector = cls(**cls._unit_test_params())
     run(detector, stream(100))
@@ -82,7 +87,8 @@ def test_state_stays_bounded_however_long_the_stream(cls):
     assert len(pickle.dumps(detector)) <= size + 64
 
 
-@pytest.mark.parametrize("cls", [ZScore, HalfSpaceTrees, Ensemble], ids=lambda c: c.__name__)
+@pytest.mark.parametrize("cls", [ZScore, HalfSpaceTrees, Ensemble, Novelty, NewExtreme,
+                                 Composite], ids=lambda c: c.__name__)
 def test_an_injected_spike_scores_higher_than_every_normal_point(cls):
     params = cls._unit_test_params()
     if cls is HalfSpaceTrees:
@@ -110,6 +116,61 @@ def test_cusum_catches_a_small_lasting_shift_that_a_z_score_misses():
     z = run(ZScore(fading_factor=0.01), points)
     assert max(shift[:400]) < 0.5 < max(shift[400:450])
     assert max(z[400:450]) < 0.9999
+
+
+def daily_peaks(days: int, stuck_day: int | None = None, night_from: int | None = None,
+                seed: int = 12) -> list[dict]:
+    """A load with a daily peak (8 of 48 readings a day at 80, else 0). On `stuck_day` it stays
+    at 40 all day; from day `night_from` on, the rest of the day sits at 30 instead of 0."""
+    rng = random.Random(seed)
+    points = []
+    for i in range(days * 48):
+        day, slot = divmod(i, 48)
+        level = 80.0 if 16 <= slot < 24 else (30.0 if night_from is not None
+                                               and day >= night_from else 0.0)
+        if day == stuck_day:
+            level = 40.0
+        points.append({"value": level + rng.uniform(-1, 1)})
+    return points
+
+
+COMPOSITE = {"cusum": {"threshold": 8.0, "drift": 0.5},
+             "novelty": {"width": 8, "history": 1_000, "reference": 500}}
+
+
+def test_novelty_of_a_repeating_rhythm_is_low_and_of_a_stretch_never_seen_high():
+    scores = run(Novelty(width=8, history=1_000, reference=500, warmup=20),
+                 daily_peaks(12, stuck_day=10))
+    assert max(scores[10 * 48:11 * 48]) > 10 * max(scores[5 * 48:10 * 48])
+
+
+def test_novelty_keeps_at_most_its_history_of_shapes():
+    detector = Novelty(width=8, history=100, reference=50, warmup=10)
+    run(detector, stream(2_000))
+    assert detector._rows <= 2 * (100 + 8)
+
+
+def test_a_new_extreme_scores_by_its_excess_over_the_range():
+    detector = NewExtreme(margin=0.1, warmup=2)
+    for value in (0.0, 10.0, 5.0):
+        detector.learn_one({"value": value})
+    scores = [detector.score_one({"value": v}) for v in (7.0, 10.5, 11.0, -2.0, 20.0)]
+    assert scores[0] == 0.0 and scores[1] < 0.5
+    assert scores[2] == pytest.approx(0.5) and scores[3] > 0.5 and scores[4] > 0.9
+
+
+def test_composite_stays_quiet_on_a_daily_rhythm_that_a_cusum_alarms_on_every_day():
+    points = daily_peaks(12)
+    cusum = run(CUSUM(**COMPOSITE["cusum"]), points)
+    composite = run(Composite(**COMPOSITE), points)
+    assert sum(s >= 0.5 for s in cusum[5 * 48:]) >= 7
+    assert max(composite[5 * 48:]) < 0.5
+
+
+def test_composite_alarms_once_when_the_night_level_rises_to_one_never_seen():
+    scores = run(Composite(**COMPOSITE), daily_peaks(12, night_from=10))
+    alarms = [i for i, s in enumerate(scores) if s >= 0.5]
+    assert len(alarms) == 1 and 10 * 48 <= alarms[0] < 10 * 48 + 24
 
 
 def test_gaussian_scores_of_normal_data_spread_evenly_over_the_unit_interval():
@@ -142,7 +203,8 @@ def test_tail_calibration_turns_any_raw_scale_into_even_scores():
 
 
 def test_make_detector_refuses_unknown_names_and_parameters():
-    assert set(DETECTORS) == {"zscore", "seasonal", "cusum", "half_space_trees", "ensemble"}
+    assert set(DETECTORS) == {"zscore", "seasonal", "cusum", "half_space_trees", "ensemble",
+                              "novelty", "new_extreme", "composite"}
     with pytest.raises(ValueError, match="unknown detector 'nope'"):
         make_detector("nope")
     with pytest.raises(ValueError, match="unexpected keyword argument 'bogus'"):

@@ -27,3 +27,10 @@ def test_the_schema_also_refuses_structurally_bad_files(case):
     text = (ROOT / "tests" / "testdata" / f"{case}.bad.yaml").read_text()
     assert not VALIDATOR.is_valid(plain(load(text)))
 
+
+
+def test_the_schema_names_every_detector_the_loader_knows():
+    from engine.anomaly import DETECTORS
+
+    detector = VALIDATOR.schema["$defs"]["model"]["properties"]["detector"]
+    assert set(detector["enum"]) == set(DETECTORS)

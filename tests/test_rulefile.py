@@ -36,7 +36,7 @@ REFUSALS = {
     "bad-template": (6, "summary: bad format '.2q' for {value}"),
     "yaml-syntax": (5, "invalid YAML"),
     "duplicate-yaml-key": (5, "duplicate key 'when' (first at line 4)"),
-    "unknown-detector": (3, "unknown detector 'magic' (known: cusum, ensemble"),
+    "unknown-detector": (3, "unknown detector 'magic' (known: composite, cusum, ensemble"),
     "bad-feature": (5, "features: valu: column 1: unknown field 'valu'"),
     "score-without-model": (2, "score('water-level'): no model of that id (models: none)"),
     "empty-file": (1, "empty file"),

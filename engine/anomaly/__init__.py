@@ -11,7 +11,10 @@ from typing import Any
 
 from engine.anomaly.base import Detector
 from engine.anomaly.change import CUSUM
+from engine.anomaly.composite import Composite
 from engine.anomaly.ensemble import Ensemble
+from engine.anomaly.extreme import NewExtreme
+from engine.anomaly.novelty import Novelty
 from engine.anomaly.seasonal import SeasonalZScore
 from engine.anomaly.zscore import ZScore
 
@@ -36,6 +39,9 @@ DETECTORS: dict[str, Callable[..., Detector]] = {
     "cusum": CUSUM,
     "half_space_trees": _half_space_trees,
     "ensemble": _ensemble,
+    "novelty": Novelty,
+    "new_extreme": NewExtreme,
+    "composite": Composite,
 }
 
 
