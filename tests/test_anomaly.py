@@ -144,6 +144,12 @@ def test_novelty_of_a_repeating_rhythm_is_low_and_of_a_stretch_never_seen_high()
     assert max(scores[10 * 48:11 * 48]) > 10 * max(scores[5 * 48:10 * 48])
 
 
+def test_novelty_of_a_stationary_series_passes_one_half_about_once_in_a_hundred():
+    scores = run(Novelty(width=16, history=2_000, reference=1_000, warmup=50),
+                 stream(6_000, seed=1))[1_000:]
+    assert 0.005 < sum(s >= 0.5 for s in scores) / len(scores) < 0.02
+
+
 def test_novelty_keeps_at_most_its_history_of_shapes():
     detector = Novelty(width=8, history=100, reference=50, warmup=10)
     run(detector, stream(2_000))
