@@ -105,19 +105,15 @@ class _Shared:
         self.decoder = msgspec.json.Decoder(kind)
         self.values: dict[bytes, Any] = {}
 
-    def __call__(self, raw: msgspec.Raw) -> Any:
-        if raw is _ABSENT:
-            return None
-        text = bytes(raw)
-        value = self.values.get(text, _ABSENT)
-        if value is _ABSENT:
-            try:
-                value = self.decoder.decode(text)
-            except msgspec.ValidationError as error:
-                raise _translate(error, self.field) from None
-            if len(self.values) >= 65_536:  # bounded: far fewer places and devices report
-                self.values.clear()
-            self.values[text] = value
+    def add(self, text: bytes) -> Any:
+        """Decode a text not seen before, and remember it."""
+        try:
+            value = self.decoder.decode(text)
+        except msgspec.ValidationError as error:
+            raise _translate(error, self.field) from None
+        if len(self.values) >= 65_536:  # bounded: far fewer places and devices report
+            self.values.clear()
+        self.values[text] = value
         return value
 
 
@@ -148,13 +144,15 @@ def decode(raw: bytes | str) -> tuple[int, Event]:
     if location is _ABSENT:
         event.location = None
     else:
-        known = _known_locations.get(bytes(location), _ABSENT)
-        event.location = _shared_location(location) if known is _ABSENT else known
+        text = bytes(location)
+        known = _known_locations.get(text, _ABSENT)
+        event.location = _shared_location.add(text) if known is _ABSENT else known
     if attrs is _ABSENT:
         event.attrs = None
     else:
-        known = _known_attrs.get(bytes(attrs), _ABSENT)
-        event.attrs = _shared_attrs(attrs) if known is _ABSENT else known
+        text = bytes(attrs)
+        known = _known_attrs.get(text, _ABSENT)
+        event.attrs = _shared_attrs.add(text) if known is _ABSENT else known
     return _check(event), event
 
 
