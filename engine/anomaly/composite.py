@@ -14,7 +14,7 @@ after any alarm, every alarm waits `refractory` observations. An alarm held back
 or a shift that is not new, scores half of what it would (below 0.5, in the same order).
 
 The score is the larger of the shift's and the extreme's. The cost is that of `Novelty`, about
-100 µs per observation with its defaults: one model per area or device type.
+35 µs per observation with its defaults: one model per area or device type.
 
 Parameters
 ----------

@@ -11,8 +11,8 @@ flatline in the middle of a rhythm, a new waveform, a level never seen: none has
 The distance is calibrated by the distances of the recent past: the score is r / (1 + r), where
 r is the distance divided by the 99th percentile of the last `reference` distances, so 0.5 means
 "as far as the most unusual one percent lately", whatever the units of the series. It costs one
-pass over `history` shapes per observation (numpy): about 100 µs with the defaults, a model per
-area or device type, not per device.
+matrix-vector product over `history` shapes per observation: about 35 µs and up to 3 MB with the
+defaults, a model per area or device type, not per device.
 
 Parameters
 ----------
@@ -71,6 +71,7 @@ class Novelty(Detector):
         # dropping the oldest half is a rare copy.
         self._span = history + width
         self._shapes = np.empty((0, width + 1))
+        self._norms = np.empty(0)      # squared length of each stored shape
         self._rows = 0
         self._distances: deque[float] = deque()
         self._sorted: list[float] = []
@@ -113,21 +114,28 @@ class Novelty(Detector):
             shape = np.append((values - centre) / deviation, (centre - mean) / deviation)
             # Earlier shapes that do not overlap this one: all but the last `width` stored.
             end = self._rows - self.width
-            candidates = self._shapes[max(0, end - self.history):max(0, end)]
+            start, end = max(0, end - self.history), max(0, end)
             distance = None
-            if len(candidates):
-                distance = float(np.sqrt(((candidates - shape) ** 2).sum(axis=1).min()))
+            if end > start:
+                # |c - s|² = |c|² - 2 c·s + |s|²: one matrix-vector product instead of a
+                # temporary as large as the history.
+                squared = self._norms[start:end] - 2.0 * (self._shapes[start:end] @ shape)
+                distance = sqrt(max(float(squared.min()) + float(shape @ shape), 0.0))
             result = (shape, distance)
         self._cached = (self._n, value, result)
         return result
 
     def _append(self, shape: np.ndarray) -> None:
         if self._rows == len(self._shapes):
-            keep = self._shapes[max(0, self._rows - self._span):self._rows]
-            grown = np.empty((max(2 * self._span, 64), self.width + 1))
-            grown[:len(keep)] = keep
-            self._shapes, self._rows = grown, len(keep)
+            first = max(0, self._rows - self._span)
+            rows = max(2 * self._span, 64)
+            shapes, norms = np.empty((rows, self.width + 1)), np.empty(rows)
+            kept = self._rows - first
+            shapes[:kept] = self._shapes[first:self._rows]
+            norms[:kept] = self._norms[first:self._rows]
+            self._shapes, self._norms, self._rows = shapes, norms, kept
         self._shapes[self._rows] = shape
+        self._norms[self._rows] = shape @ shape
         self._rows += 1
 
     def _remember(self, distance: float) -> None:
