@@ -67,8 +67,7 @@ class Novelty(Detector):
         self._mean = 0.0
         self._m2 = 0.0
         self._recent: deque[float] = deque(maxlen=width - 1)
-        # Shapes, oldest first; rows [0, _rows) are filled. Twice the span needed, so that
-        # dropping the oldest half is a rare copy.
+        # Shapes, oldest first; rows [0, _rows) are filled.
         self._span = history + width
         self._shapes = np.empty((0, width + 1))
         self._norms = np.empty(0)      # squared length of each stored shape
@@ -127,8 +126,11 @@ class Novelty(Detector):
 
     def _append(self, shape: np.ndarray) -> None:
         if self._rows == len(self._shapes):
+            # Full: keep the shapes that can still be compared with (the last `_span`), in an
+            # array twice their number, so that a young series costs little and dropping the
+            # oldest is a rare copy.
             first = max(0, self._rows - self._span)
-            rows = max(2 * self._span, 64)
+            rows = min(max(2 * (self._rows - first), 64), 2 * self._span)
             shapes, norms = np.empty((rows, self.width + 1)), np.empty(rows)
             kept = self._rows - first
             shapes[:kept] = self._shapes[first:self._rows]
