@@ -74,7 +74,9 @@ class Novelty(Detector):
         self._rows = 0
         self._distances: deque[float] = deque()
         self._sorted: list[float] = []
-        self._cached: tuple[int, float, float | None] | None = None
+        # The last shape and distance worked out, for (observations seen, value): learn_one
+        # after score_one of the same point needs them again.
+        self._cached: tuple[int, float, tuple] | None = None
 
     def score_one(self, x: dict[str, float]) -> float:
         distance = self._distance(x["value"])[1]
@@ -107,13 +109,12 @@ class Novelty(Detector):
             mean = self._mean + (value - self._mean) / n
             m2 = self._m2 + (value - self._mean) * (value - mean)
             deviation = sqrt(m2 / n) or 1.0
-            values = np.fromiter(self._recent, float, self.width - 1)
-            values = np.append(values, value)
+            values = np.array([*self._recent, value])
             centre = values.mean()
             shape = np.append((values - centre) / deviation, (centre - mean) / deviation)
             # Earlier shapes that do not overlap this one: all but the last `width` stored.
-            end = self._rows - self.width
-            start, end = max(0, end - self.history), max(0, end)
+            end = max(0, self._rows - self.width)
+            start = max(0, end - self.history)
             distance = None
             if end > start:
                 # |c - s|² = |c|² - 2 c·s + |s|²: one matrix-vector product instead of a
@@ -130,9 +131,9 @@ class Novelty(Detector):
             # array twice their number, so that a young series costs little and dropping the
             # oldest is a rare copy.
             first = max(0, self._rows - self._span)
-            rows = min(max(2 * (self._rows - first), 64), 2 * self._span)
-            shapes, norms = np.empty((rows, self.width + 1)), np.empty(rows)
             kept = self._rows - first
+            rows = min(max(2 * kept, 64), 2 * self._span)
+            shapes, norms = np.empty((rows, self.width + 1)), np.empty(rows)
             shapes[:kept] = self._shapes[first:self._rows]
             norms[:kept] = self._norms[first:self._rows]
             self._shapes, self._norms, self._rows = shapes, norms, kept
