@@ -2,7 +2,8 @@
 
 A token is shown once, when created; the ledger keeps only its SHA-256 digest (tokens are 256
 random bits, so a fast digest is enough — there is nothing to guess that a slow hash would
-protect).
+protect). Its id (`token_id`) is derived from the digest, so whoever holds a token can name it;
+a revoked token authenticates no more.
 
 >>> allowed("viewer", "act"), allowed("operator", "act"), allowed("rule_author", "silence")
 (False, True, True)
@@ -15,8 +16,8 @@ from dataclasses import dataclass
 
 from center.store import Store
 
-__all__ = ["ROLES", "PERMISSIONS", "Principal", "allowed", "create_token", "authenticate",
-           "has_tokens"]
+__all__ = ["ROLES", "PERMISSIONS", "Principal", "allowed", "create_token", "token_id",
+           "authenticate", "has_tokens", "list_tokens", "revoke_token"]
 
 ROLES = ("viewer", "operator", "rule_author", "admin")
 PERMISSIONS: dict[str, frozenset[str]] = {
@@ -54,17 +55,40 @@ def create_token(store: Store, *, role: str, name: str, now: int) -> str:
     token = _PREFIX + secrets.token_urlsafe(32)
     with store.transaction() as tx:
         tx.execute("INSERT INTO tokens (id, name, role, hash, created_at) VALUES (?, ?, ?, ?, ?)",
-                   (f"tok-{secrets.token_hex(6)}", name, role, _digest(token), now))
+                   (token_id(token), name, role, _digest(token), now))
     return token
+
+
+def token_id(token: str) -> str:
+    """The public name of a token: a prefix of its digest, safe to show and to log."""
+    return "tok-" + _digest(token)[:12]
 
 
 def authenticate(store: Store, token: str) -> Principal | None:
     if not token.startswith(_PREFIX):
         return None
     with store.transaction() as tx:
-        row = tx.execute("SELECT id, name, role FROM tokens WHERE hash = ?",
+        row = tx.execute("SELECT id, name, role FROM tokens WHERE hash = ? AND revoked_at IS NULL",
                          (_digest(token),)).fetchone()
     return Principal(row["id"], row["name"], row["role"]) if row else None
+
+
+def list_tokens(store: Store) -> list[dict]:
+    """Every token's id, holder, role and times (never its digest), oldest first."""
+    with store.transaction() as tx:
+        rows = tx.execute("SELECT id, name, role, created_at, revoked_at FROM tokens "
+                          "ORDER BY created_at, id").fetchall()
+    return [dict(row) for row in rows]
+
+
+def revoke_token(store: Store, identifier: str, *, now: int) -> bool:
+    """Revoke a token by its id; False if there is no such token. Revoking twice is harmless
+    (the first time is kept)."""
+    with store.transaction() as tx:
+        tx.execute("UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+                   (now, identifier))
+        return tx.execute("SELECT 1 AS one FROM tokens WHERE id = ?",
+                          (identifier,)).fetchone() is not None
 
 
 def has_tokens(store: Store) -> bool:

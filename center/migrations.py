@@ -120,4 +120,7 @@ CREATE TABLE notifications (
 CREATE INDEX notifications_due ON notifications (status, next_attempt_at);
 CREATE INDEX notifications_by_alert ON notifications (alert_id, target, id)
 """),
+    Migration(2, "token revocation", """
+ALTER TABLE tokens ADD COLUMN revoked_at BIGINT
+"""),
 ]

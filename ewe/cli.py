@@ -9,8 +9,9 @@ import os
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import orjson
 
@@ -132,10 +133,17 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--role", required=True,
                         choices=["viewer", "operator", "rule_author", "admin"])
     create.add_argument("--name", help="who or what uses it (default: the role)")
-    create.add_argument("--config", metavar="FILE", help="YAML settings file")
-    create.add_argument("--data-dir", metavar="DIR", help="where `ewe run` keeps its ledger")
-    create.add_argument("--store", metavar="URL", help="the ledger (default DATA_DIR/center.db)")
-    create.set_defaults(run=_create_token)
+    listing = token_commands.add_parser("list", help="list tokens (ids, holders, roles)")
+    revoke = token_commands.add_parser("revoke", help="revoke a token by its id")
+    revoke.add_argument("id", help="the token's id (tok-...), as `ewe token list` shows it")
+    for command, run in ((create, _create_token), (listing, _list_tokens),
+                         (revoke, _revoke_token)):
+        command.add_argument("--config", metavar="FILE", help="YAML settings file")
+        command.add_argument("--data-dir", metavar="DIR",
+                             help="where `ewe run` keeps its ledger")
+        command.add_argument("--store", metavar="URL",
+                             help="the ledger (default DATA_DIR/center.db)")
+        command.set_defaults(run=run)
 
     sim = commands.add_parser("simulate", help="generate a deterministic city's events and truth")
     sim.add_argument("--seed", type=int, default=1)
@@ -393,9 +401,8 @@ def _serve(args: argparse.Namespace) -> int:
     return serve(settings, pack, attach=attach)
 
 
-def _create_token(args: argparse.Namespace) -> int:
-    from center.auth import create_token
-    from center.service import wall_clock_ms
+def _with_ledger(args: argparse.Namespace, work: Callable[[Any], int]) -> int:
+    """Run `work` on the ledger that the settings name; exit 2 when it cannot be opened."""
     from center.store import StoreError, open_store
     from streams.settings import Settings, SettingsError
     try:
@@ -406,12 +413,46 @@ def _create_token(args: argparse.Namespace) -> int:
         print(f"ewe: {error}", file=sys.stderr)
         return 2
     try:
-        token = create_token(store, role=args.role, name=args.name or args.role,
-                             now=wall_clock_ms())
+        return work(store)
     finally:
         store.close()
-    print(token)
-    return 0
+
+
+def _create_token(args: argparse.Namespace) -> int:
+    from center.auth import create_token
+    from center.service import wall_clock_ms
+
+    def create(store: Any) -> int:
+        print(create_token(store, role=args.role, name=args.name or args.role,
+                           now=wall_clock_ms()))
+        return 0
+    return _with_ledger(args, create)
+
+
+def _list_tokens(args: argparse.Namespace) -> int:
+    from center.auth import list_tokens
+
+    def show(store: Any) -> int:
+        for row in list_tokens(store):
+            revoked = (f"revoked {format_timestamp(row['revoked_at'])}"
+                       if row["revoked_at"] is not None else "")
+            print(f"{row['id']}  {row['role']:<11} {row['name']:<24} "
+                  f"created {format_timestamp(row['created_at'])}  {revoked}".rstrip())
+        return 0
+    return _with_ledger(args, show)
+
+
+def _revoke_token(args: argparse.Namespace) -> int:
+    from center.auth import revoke_token
+    from center.service import wall_clock_ms
+
+    def revoke(store: Any) -> int:
+        if not revoke_token(store, args.id, now=wall_clock_ms()):
+            print(f"ewe: no token {args.id!r} (see `ewe token list`)", file=sys.stderr)
+            return 1
+        print(f"revoked {args.id}")
+        return 0
+    return _with_ledger(args, revoke)
 
 
 def _rules_push(args: argparse.Namespace) -> int:

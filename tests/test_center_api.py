@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 
 from center.api.deps import Center
 from center.app import create_app
-from center.auth import ROLES, create_token
+from center.auth import ROLES, create_token, token_id
 from center.ledger import Ledger
 
 PHONE = "13812345678"
@@ -55,6 +55,8 @@ ENDPOINTS = [
     ("POST", "/v1/silences", "silence", "silence"),
     ("DELETE", "/v1/silences/{silence}", None, "silence"),
     ("POST", "/v1/tokens", {"role": "viewer", "name": "wall screen"}, "tokens"),
+    ("GET", "/v1/tokens", None, "tokens"),
+    ("DELETE", "/v1/tokens/{token}", None, "tokens"),
 ]
 ALLOWED = {"read": set(ROLES), "act": {"operator", "admin"},
            "silence": {"operator", "rule_author", "admin"}, "tokens": {"admin"}}
@@ -63,7 +65,8 @@ ALLOWED = {"read": set(ROLES), "act": {"operator", "admin"},
 def _resolve(api, alert, clock, path, body):
     silence = api.ledger.add_silence(matchers={"rule": "x"}, starts_at=clock(),
                                      ends_at=clock() + MINUTE, author="a", reason="r")
-    path = path.format(alert=alert["id"], silence=silence["id"],
+    spare = create_token(api.ledger.store, role="viewer", name="spare", now=clock())
+    path = path.format(alert=alert["id"], silence=silence["id"], token=token_id(spare),
                        incident=api.ledger.alert(alert["id"])["incident_id"])
     return path, silence_body(clock) if body == "silence" else body
 
@@ -94,9 +97,32 @@ def test_each_endpoint_refuses_a_caller_without_token(api, alert, clock, method,
     assert response.headers["www-authenticate"] == "Bearer"
 
 
+def test_a_revoked_token_is_refused_at_once(api):
+    created = api.call("POST", "/v1/tokens", json={"role": "viewer", "name": "wall screen"}).json()
+    viewer = {"Authorization": f"Bearer {created['token']}"}
+    assert api.client.get("/v1/alerts", headers=viewer).status_code == 200
+    assert api.call("DELETE", f"/v1/tokens/{created['id']}").status_code == 204
+    response = api.client.get("/v1/alerts", headers=viewer)
+    assert (response.status_code, response.json()["error"]) == (401, "unknown or revoked token")
+
+
+def test_token_list_shows_who_holds_what_and_never_the_token(api, clock):
+    created = api.call("POST", "/v1/tokens", json={"role": "operator", "name": "desk 3"}).json()
+    api.call("DELETE", f"/v1/tokens/{created['id']}")
+    listed = {row["id"]: row for row in api.call("GET", "/v1/tokens").json()}
+    assert listed[created["id"]]["name"] == "desk 3" and listed[created["id"]]["revoked_at"]
+    assert listed[token_id(api.tokens["admin"])]["revoked_at"] is None
+    assert created["token"] not in api.call("GET", "/v1/tokens").text
+
+
+def test_revoking_an_unknown_token_is_404_with_its_id(api):
+    response = api.call("DELETE", "/v1/tokens/tok-000000000000")
+    assert (response.status_code, response.json()["error"]) == (404, "no token 'tok-000000000000'")
+
+
 def test_unknown_token_is_refused(api):
     response = api.client.get("/v1/alerts", headers={"Authorization": "Bearer ewe_forged"})
-    assert (response.status_code, response.json()["error"]) == (401, "unknown token")
+    assert (response.status_code, response.json()["error"]) == (401, "unknown or revoked token")
 
 
 def test_a_viewer_cannot_acknowledge(api, alert):

@@ -155,3 +155,22 @@ def test_token_create_prints_a_token_the_ledger_knows(tmp_path, capsys):
         assert authenticate(store, token).role == "viewer"
     finally:
         store.close()
+
+
+def test_token_revoke_by_the_id_token_list_shows_makes_the_token_useless(tmp_path, capsys):
+    from center.auth import authenticate
+    from center.store import open_store
+
+    ledger = ["--data-dir", str(tmp_path)]
+    main(["token", "create", "--role", "operator", "--name", "desk 3", *ledger])
+    token = capsys.readouterr().out.strip()
+    assert main(["token", "list", *ledger]) == 0
+    [line] = capsys.readouterr().out.splitlines()
+    assert "operator" in line and "desk 3" in line and token not in line
+    assert main(["token", "revoke", line.split()[0], *ledger]) == 0
+    assert main(["token", "revoke", "tok-unknown", *ledger]) == 1
+    store = open_store(f"sqlite://{tmp_path / 'center.db'}")
+    try:
+        assert authenticate(store, token) is None
+    finally:
+        store.close()

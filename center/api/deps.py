@@ -56,6 +56,10 @@ class TokenCache:
         self.ttl_s = ttl_s
         self._known: dict[str, tuple[float, Principal]] = {}
 
+    def forget(self) -> None:
+        """Drop what was checked (a token was revoked): other processes notice within ttl_s."""
+        self._known.clear()
+
     async def authenticate(self, token: str) -> Principal | None:
         now = time.monotonic()
         cached = self._known.get(token)
@@ -87,7 +91,7 @@ def require(permission: str) -> Callable[..., Principal]:
             raise Unauthorized("missing token: send `Authorization: Bearer <token>`")
         principal = await center.tokens.authenticate(credentials.credentials)
         if principal is None:
-            raise Unauthorized("unknown token")
+            raise Unauthorized("unknown or revoked token")
         if not principal.may(permission):
             raise Forbidden(f"role {principal.role} may not {permission.replace('_', ' ')}; "
                             f"roles allowed: {roles}")

@@ -1,13 +1,15 @@
-"""`/v1/tokens`: admins create API tokens for people and systems."""
+"""`/v1/tokens`: admins create API tokens for people and systems, list and revoke them."""
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from center.api.deps import Center, Text, get_center, require
-from center.auth import Principal, create_token
+from center.api.deps import Center, Json, Text, get_center, require
+from center.auth import Principal, create_token, list_tokens, revoke_token, token_id
+from center.ledger import NotFound
+from engine.events import format_timestamp
 
 __all__ = ["router"]
 
@@ -25,4 +27,23 @@ def new_token(body: NewToken, center: Annotated[Center, Depends(get_center)],
               _: Annotated[Principal, Depends(require("tokens"))]) -> dict[str, str]:
     token = create_token(center.ledger.store, role=body.role, name=body.name,
                          now=center.ledger.clock())
-    return {"token": token, "role": body.role, "name": body.name}
+    return {"id": token_id(token), "token": token, "role": body.role, "name": body.name}
+
+
+@router.get("", summary="List tokens: id, holder, role, created and revoked (never the text)")
+def tokens(center: Annotated[Center, Depends(get_center)],
+           _: Annotated[Principal, Depends(require("tokens"))]) -> Json:
+    return Json([{**row, "created_at": format_timestamp(row["created_at"]),
+                  "revoked_at": format_timestamp(row["revoked_at"])
+                  if row["revoked_at"] is not None else None}
+                 for row in list_tokens(center.ledger.store)])
+
+
+@router.delete("/{identifier}", status_code=204,
+               summary="Revoke a token: it is refused from now on")
+def revoke(identifier: str, center: Annotated[Center, Depends(get_center)],
+           _: Annotated[Principal, Depends(require("tokens"))]) -> Response:
+    if not revoke_token(center.ledger.store, identifier, now=center.ledger.clock()):
+        raise NotFound(f"no token {identifier!r}")
+    center.tokens.forget()
+    return Response(status_code=204)
