@@ -17,6 +17,7 @@ import os
 import time
 from collections.abc import Callable
 from contextlib import AsyncExitStack
+from pathlib import Path
 
 import faust
 import mode
@@ -83,6 +84,19 @@ class Worker:
         self.locks: dict[int, asyncio.Lock] = {}
         self.assigned: set[int] = set()
         self.switch: tuple[int, Pack, str] | None = None   # the latest pushed pack
+        # The record of the pack pushed last, kept beside the checkpoints: a restart goes on
+        # with it (the checkpoints hold its rules' state), whatever `--rules` says.
+        self.pushed = Path(settings.data_dir) / "rules-pushed.json"
+        self.pushed_record: bytes | None = None
+        if self.pushed.exists():
+            record = self.pushed.read_bytes()
+            try:
+                at, pack, version = read_rules_record(record)
+            except (RuleFileError, ValueError) as error:
+                log.error("ignored %s (%s): starting with --rules", self.pushed, error)
+            else:
+                self.pack, self.switch, self.pushed_record = pack, (at, pack, version), record
+                log.info("rule pack %s, pushed before the restart, is in force", version)
         rebalance_timeout = settings.ms("rebalance_timeout") / 1000
         self.app = _App(settings.group, broker=f"kafka://{bootstrap}", web_enabled=False,
                         autodiscover=False, topic_partitions=settings.partitions,
@@ -94,7 +108,7 @@ class Worker:
                         broker_session_timeout=settings.ms("session_timeout") / 1000,
                         broker_heartbeat_interval=1.0)
         self.app.monitor = faust_monitor(metrics.registry)
-        metrics.rules_active.set(len(pack))
+        metrics.rules_active.set(len(self.pack))
         self._wire()
 
     # -- wiring ----------------------------------------------------------------------------------
@@ -261,14 +275,19 @@ class Worker:
             metrics.lag.labels(label).set(lag)
 
     # -- rules -----------------------------------------------------------------------------------
-    def apply_pack(self, pack: Pack, at: int, version: str) -> None:
+    def apply_pack(self, pack: Pack, at: int, version: str, record: bytes) -> None:
         """Every runner switches to `pack` at event time `at`: the same point of every
-        partition's stream, on every worker."""
+        partition's stream, on every worker. The record is kept for restarts."""
         self.switch = (at, pack, version)
         self.pack = pack
         for runner in self.runners.values():
             runner.evaluator.schedule(pack, at)
         self.metrics.rules_active.set(len(pack))
+        self.pushed.parent.mkdir(parents=True, exist_ok=True)
+        partial = self.pushed.with_suffix(".partial")
+        partial.write_bytes(record)
+        partial.replace(self.pushed)
+        self.pushed_record = record
         log.info("rule pack %s (%d rules) applies from event time %d", version, len(pack), at)
 
     async def mark_false_positive(self, rule_id: str, key: str) -> bool:
@@ -323,52 +342,83 @@ class _TopicReader(mode.Service):
         self.consumer.assign(partitions)
         await self.consumer.seek_to_beginning(*partitions)
         self.live_from = await self.consumer.end_offsets(partitions)
+        self.behind = {partition for partition, end in self.live_from.items() if end > 0}
 
     async def on_stop(self) -> None:
         await self.consumer.stop()
 
     @mode.Service.task
     async def _watch(self) -> None:
+        if not self.behind:
+            await self.caught_up()
         while not self.should_stop:
             batches = await self.consumer.getmany(timeout_ms=500)
             for partition, messages in batches.items():
                 for message in messages:
                     live = message.offset >= self.live_from.get(partition, 0)
                     await self.receive(message.value, live)
+                    if message.offset == self.live_from.get(partition, 0) - 1:
+                        self.behind.discard(partition)
+                        if not self.behind:
+                            await self.caught_up()
 
     async def receive(self, value: bytes, live: bool) -> None:
         raise NotImplementedError
 
+    async def caught_up(self) -> None:
+        """Every record that was there at the start has been received."""
+
 
 class _RulesWatcher(_TopicReader):
     """Applies each valid rule pack pushed on the rules topic; an invalid one is logged,
-    counted and ignored."""
+    counted and ignored. Of the packs already on the topic at the start only the last valid
+    one is applied, once all are read, and not at all if it is the one kept from before."""
 
     def __init__(self, worker: Worker, **kwargs) -> None:
         super().__init__(worker, worker.settings.topic("rules"), 1, **kwargs)
+        self.last_before_start: tuple[bytes, int, Pack, str] | None = None
 
     async def receive(self, value: bytes, live: bool) -> None:
         metrics = self.worker.metrics
         try:
-            record = orjson.loads(value)
-            files, at, version = record["files"], record["at"], record["version"]
-            if not (isinstance(files, dict) and all(isinstance(text, str)
-                                                    for text in files.values())):
-                raise ValueError("files: expected a mapping of file names to texts")
-            if not isinstance(at, int):
-                raise ValueError("at: expected epoch milliseconds")
-            pack = Pack.from_texts(files)
+            at, pack, version = read_rules_record(value)
         except RuleFileError as error:
             metrics.rule_packs.labels("refused").inc()
             log.error("refused a pushed rule pack, the current one keeps running:\n%s", error)
             return
-        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+        except ValueError as error:
             metrics.rule_packs.labels("refused").inc()
-            log.error("refused a malformed rules record (%r), the current pack keeps running",
+            log.error("refused a malformed rules record (%s), the current pack keeps running",
                       error)
             return
-        metrics.rule_packs.labels("applied").inc()
-        self.worker.apply_pack(pack, at, str(version))
+        if live:
+            metrics.rule_packs.labels("applied").inc()
+            self.worker.apply_pack(pack, at, version, value)
+        else:
+            self.last_before_start = (value, at, pack, version)
+
+    async def caught_up(self) -> None:
+        if self.last_before_start is None:
+            return
+        value, at, pack, version = self.last_before_start
+        if value != self.worker.pushed_record:
+            self.worker.metrics.rule_packs.labels("applied").inc()
+            self.worker.apply_pack(pack, at, version, value)
+
+
+def read_rules_record(value: bytes) -> tuple[int, Pack, str]:
+    """(switch time, pack, version) of a rules record; `RuleFileError` for an invalid pack,
+    `ValueError` for a malformed record."""
+    try:
+        record = orjson.loads(value)
+        files, at, version = record["files"], record["at"], record["version"]
+    except (orjson.JSONDecodeError, KeyError, TypeError) as error:
+        raise ValueError(repr(error)) from None
+    if not (isinstance(files, dict) and all(isinstance(text, str) for text in files.values())):
+        raise ValueError("files: expected a mapping of file names to texts")
+    if not isinstance(at, int):
+        raise ValueError("at: expected epoch milliseconds")
+    return at, Pack.from_texts(files), str(version)
 
 
 class _FeedbackWatcher(_TopicReader):

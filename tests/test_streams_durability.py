@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import re
 import socket
+import subprocess
+import sys
 import time
 import urllib.request
 
 import orjson
 import pytest
 from streaming import (
+    ROOT,
     WorkerProcess,
     batched_records,
     changes,
@@ -195,6 +198,46 @@ def test_for_timer_started_before_an_embedded_restart_fires_after_it(tmp_path):
     # waterlogging.level.high holds for 5 minutes: the episode began before the restart.
     assert alert["rule"] == "waterlogging.level.high"
     assert alert["starts_at"] == time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(t0 / 1000))
+    assert [item["id"] for item in alert["evidence"]][0] == "w1"
+
+
+HELD_WATER = """rules:
+  - id: test.water.held
+    on: reading
+    match: {type: water_level}
+    key: device_id
+    when: value >= 0.3
+    for: 5m
+    severity: yellow
+"""
+
+
+def test_a_pushed_pack_and_its_rules_state_outlive_an_embedded_restart(tmp_path):
+    pushed = tmp_path / "pushed"
+    pushed.mkdir()
+    (pushed / "pack.yaml").write_text(HELD_WATER)
+    t0 = (time.time_ns() // 1_000_000 - HOUR_MS) // 1000 * 1000
+    run = WorkerProcess(tmp_path / "data", broker=None, prefix="ewe.", command="run").start()
+    try:
+        subprocess.run([sys.executable, "-m", "ewe", "rules", "push", str(pushed), "--broker",
+                        f"kafka://{embedded_bootstrap(run)}"], check=True, cwd=ROOT, timeout=30)
+        deadline = time.monotonic() + 15
+        while metric(run, "ewe_rule_packs_total") < 1:
+            assert time.monotonic() < deadline, "pack not applied"
+            time.sleep(0.2)
+        run.post("/v1/events", water("w1", t0, 0.4))
+        wait_for_events(run, 1)
+    finally:
+        run.stop()
+
+    run = WorkerProcess(tmp_path / "data", broker=None, prefix="ewe.", command="run").start()
+    try:
+        run.post("/v1/events", water("w2", t0 + 6 * 60_000, 0.4))
+        values = consume(embedded_bootstrap(run), "ewe.alerts", done=bool, timeout=15, settle=0)
+    finally:
+        run.stop()
+    [alert] = decoded(values)
+    assert alert["rule"] == "test.water.held"     # not the shipped waterlogging rules
     assert [item["id"] for item in alert["evidence"]][0] == "w1"
 
 
