@@ -5,10 +5,12 @@ cursor whose `execute` takes `?` placeholders and returns rows as dicts. The dia
 in connection handling, the placeholder and the auto-numbered key, so the ledger's SQL is written
 once and tested against both real databases.
 
+>>> from center.migrations import MIGRATIONS
 >>> store = open_store("sqlite://:memory:")
 >>> with store.transaction() as tx:
-...     tx.execute("SELECT version FROM schema_migrations ORDER BY version").fetchall()[-1]
-{'version': 1}
+...     rows = tx.execute("SELECT version FROM schema_migrations ORDER BY version").fetchall()
+>>> [row["version"] for row in rows] == [migration.version for migration in MIGRATIONS]
+True
 """
 from __future__ import annotations
 
