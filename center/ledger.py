@@ -155,8 +155,15 @@ class Ledger:
             if opening:
                 starts = [parse_timestamp(record["starts_at"]) for record in opening]
                 window = self.duty.group_window_ms
-                writes.preload_incidents({self.duty.group_key(record) for record in opening},
-                                         min(starts) - window, max(starts) + window)
+                keys = sorted({self.duty.group_key(record) for record in opening})
+                if self.store.dialect == "postgres":
+                    # Two replicas opening alerts of one group at once would each see no
+                    # incident and open one: the group's lock (till commit) makes the second
+                    # wait and find the first's. Taken in key order, so replicas cannot deadlock.
+                    tx.execute("SELECT pg_advisory_xact_lock(hashtextextended(key, 0)) FROM "
+                               "unnest(?::text[]) WITH ORDINALITY AS keys(key, n) ORDER BY n",
+                               (keys,))
+                writes.preload_incidents(set(keys), min(starts) - window, max(starts) + window)
             for record in fresh:
                 at = parse_timestamp(record["at"])
                 row = rows.get(record["id"])

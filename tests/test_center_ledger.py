@@ -339,3 +339,42 @@ def test_ledger_refuses_every_invalid_transition_and_records_nothing(ledger, sta
     with pytest.raises(ChainError, match="cannot"):
         ledger.act(record["id"], action, FIELDS.get(action, {}), actor="op")
     assert ledger.alert(record["id"])["timeline"] == before
+
+
+def test_two_replicas_opening_alerts_of_one_group_at_once_make_one_incident(clock):
+    """PostgreSQL only: on SQLite one transaction writes at a time anyway."""
+    import threading
+    import uuid
+
+    import psycopg
+    from conftest import POSTGRES_URL
+
+    from center.store import open_store
+
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    stores = [open_store(POSTGRES_URL, schema=schema) for _ in range(2)]
+    try:
+        replicas = [Ledger(store, shipped_duty(), clock=clock, targets=[]) for store in stores]
+
+        def open_alert(ledger: Ledger, key: str, building: str, start: threading.Barrier) -> None:
+            start.wait()
+            ledger.ingest([alert_record(key=key, building=building)])
+
+        for building in range(12):
+            start = threading.Barrier(2)
+            threads = [threading.Thread(target=open_alert,
+                                        args=(replica, f"{name}{building}", f"B{building}", start))
+                       for replica, name in zip(replicas, "ab", strict=True)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        with stores[0].transaction() as tx:
+            counts = tx.execute("SELECT group_key, COUNT(*) AS n FROM incidents "
+                                "GROUP BY group_key").fetchall()
+        assert len(counts) == 12 and {row["n"] for row in counts} == {1}
+    finally:
+        for store in stores:
+            store.close()
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
+            connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
