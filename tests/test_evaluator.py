@@ -95,8 +95,7 @@ def test_for_is_decided_by_event_time_of_other_keys_not_by_this_keys_next_event(
     assert summary(alerts) == [("water.high", "fired", "yellow", 2)]
 
 
-def test_frequency_rule_resolves_when_the_window_empties():
-    rules = """
+LEAK_BURST = """
 rules:
   - id: leak.burst
     on: report
@@ -105,8 +104,11 @@ rules:
     when: count(1h) >= 3
     severity: yellow
 """
+
+
+def test_frequency_rule_resolves_when_the_window_empties():
     events = [report(m, "漏水", "water_leak") for m in (0, 10, 20)]
-    assert summary(run(rules, events, until=120)) == [("leak.burst", "fired", "yellow", 20),
+    assert summary(run(LEAK_BURST, events, until=120)) == [("leak.burst", "fired", "yellow", 20),
                                                       ("leak.burst", "resolved", "yellow", 60)]
 
 
@@ -288,17 +290,6 @@ def test_events_older_than_the_lateness_are_returned_as_late_and_not_evaluated()
     out = evaluator.process([reading(9, "water_level", 0.9), reading(7, "water_level", 0.9)])
     assert first.late == [] and [e.id for _, e in out.late] == ["d1-7"]
     assert evaluator.stats()["late"] == 1
-
-
-LEAK_BURST = """
-rules:
-  - id: leak.burst
-    on: report
-    match: {category: water_leak}
-    key: location.building
-    when: count(1h) >= 3
-    severity: yellow
-"""
 
 
 def test_a_batch_sent_twice_counts_once_in_the_windows():
