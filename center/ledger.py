@@ -526,6 +526,41 @@ class Ledger:
                            (silence.ends_at, silence_id))
         return _silence_view(silence, now)
 
+    # -- archiving -------------------------------------------------------------------------------
+    def archive(self, before: int, keep: Callable[[list[dict]], None], *,
+                batch: int = 500) -> int:
+        """Take out of the ledger the alerts whose chain ended (closed, or marked a false
+        positive) before `before` and that have nothing left to send (every history entry
+        published, every notice delivered or given up), handing each batch's whole views to
+        `keep` first: a batch is deleted, in the transaction that read it, only once `keep`
+        returned. An incident left without alerts goes with its last one. Returns how many
+        alerts were archived."""
+        archived = 0
+        while True:
+            with self.store.transaction() as tx:
+                rows = tx.execute(
+                    "SELECT * FROM alerts a WHERE chain IN ('closed', 'false_positive') "
+                    "AND updated_at < ? AND NOT EXISTS (SELECT 1 FROM alert_events e "
+                    "WHERE e.alert_id = a.id AND e.published = 0) AND NOT EXISTS (SELECT 1 "
+                    "FROM notifications n WHERE n.alert_id = a.id AND n.status = 'pending') "
+                    "ORDER BY updated_at, id LIMIT ?", (before, batch)).fetchall()
+                if not rows:
+                    return archived
+                now = self.clock()
+                keep([self._detail(tx, row, now) for row in rows])
+                archived += len(rows)
+                ids = [row["id"] for row in rows]
+                marks = ", ".join("?" * len(ids))
+                for table, column in (("notifications", "alert_id"), ("alert_events", "alert_id"),
+                                      ("alerts", "id")):
+                    tx.execute(f"DELETE FROM {table} WHERE {column} IN ({marks})", ids)
+                incidents = sorted({row["incident_id"] for row in rows if row["incident_id"]})
+                if incidents:
+                    tx.execute(f"DELETE FROM incidents WHERE id IN "
+                               f"({', '.join('?' * len(incidents))}) AND NOT EXISTS "
+                               "(SELECT 1 FROM alerts WHERE alerts.incident_id = incidents.id)",
+                               incidents)
+
     # -- reading ---------------------------------------------------------------------------------
     def alert(self, alert_id: str) -> dict:
         with self.store.transaction() as tx:

@@ -136,8 +136,16 @@ def _parser() -> argparse.ArgumentParser:
     listing = token_commands.add_parser("list", help="list tokens (ids, holders, roles)")
     revoke = token_commands.add_parser("revoke", help="revoke a token by its id")
     revoke.add_argument("id", help="the token's id (tok-...), as `ewe token list` shows it")
+    center = commands.add_parser("center", help="look after the operations center's ledger")
+    center_commands = center.add_subparsers(title="center commands", required=True)
+    archive = center_commands.add_parser(
+        "archive", help="move finished alerts out of the ledger into a JSON-lines file")
+    archive.add_argument("--before", required=True, type=_timestamp, metavar="TIME",
+                         help="alerts whose chain ended before this time (ISO 8601)")
+    archive.add_argument("--out", required=True, type=Path, metavar="FILE",
+                         help="the archive to write (refused if it exists)")
     for command, run in ((create, _create_token), (listing, _list_tokens),
-                         (revoke, _revoke_token)):
+                         (revoke, _revoke_token), (archive, _archive)):
         command.add_argument("--config", metavar="FILE", help="YAML settings file")
         command.add_argument("--data-dir", metavar="DIR",
                              help="where `ewe run` keeps its ledger")
@@ -440,6 +448,41 @@ def _list_tokens(args: argparse.Namespace) -> int:
                   f"created {format_timestamp(row['created_at'])}  {revoked}".rstrip())
         return 0
     return _with_ledger(args, show)
+
+
+def _archive(args: argparse.Namespace) -> int:
+    from center.ledger import Ledger
+    from center.service import wall_clock_ms
+    from center.store import StoreError
+    from ewe.center import open_center
+    from streams.settings import Settings, SettingsError
+    try:
+        settings = Settings.resolve(config_file=args.config,
+                                    flags={"data_dir": args.data_dir, "store": args.store})
+        store, duty = open_center(settings)     # the duty list gives the views their SLA
+    except (SettingsError, StoreError, RuleFileError) as error:
+        print(f"ewe: {error}", file=sys.stderr)
+        return 2
+    try:
+        out = open(args.out, "xb")
+    except OSError as error:
+        store.close()
+        print(f"ewe: {args.out}: {error.strerror}", file=sys.stderr)
+        return 2
+
+    def keep(alerts: list[dict]) -> None:
+        out.write(b"".join(orjson.dumps(alert) + b"\n" for alert in alerts))
+        out.flush()
+        os.fsync(out.fileno())      # on disk before the ledger lets them go
+
+    with out:
+        try:
+            count = Ledger(store, duty, clock=wall_clock_ms).archive(args.before, keep)
+        finally:
+            store.close()
+    print(f"archived {count} alerts whose chain ended before {format_timestamp(args.before)} "
+          f"to {args.out}", file=sys.stderr)
+    return 0
 
 
 def _revoke_token(args: argparse.Namespace) -> int:

@@ -378,3 +378,60 @@ def test_two_replicas_opening_alerts_of_one_group_at_once_make_one_incident(cloc
             store.close()
         with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
             connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+# -- archiving -----------------------------------------------------------------------------------
+def publish_all(ledger):
+    ledger.mark_published([event["seq"] for event in ledger.unpublished(limit=10_000)])
+
+
+def closed_alert(ledger, key: str, building: str = "B1") -> str:
+    record = alert_record(key=key, building=building)
+    ledger.ingest([record])
+    walk(ledger, record["id"], "acknowledge", "dispatch", "resolve", "reply", "close")
+    return record["id"]
+
+
+def test_archive_moves_finished_alerts_out_with_their_whole_history(store, clock):
+    ledger = Ledger(store, shipped_duty(), clock=clock, targets=[])
+    finished = closed_alert(ledger, "wl-1", building="B1")
+    still_open = alert_record(key="wl-2", building="B2")
+    ledger.ingest([still_open])
+    publish_all(ledger)
+    clock.advance(MINUTE)
+    kept = []
+    assert ledger.archive(clock(), kept.extend) == 1
+    assert [alert["id"] for alert in kept] == [finished]
+    assert [event["kind"] for event in kept[0]["timeline"]][-1] == "close"
+    with pytest.raises(NotFound):
+        ledger.alert(finished)
+    assert ledger.alert(still_open["id"])["state"] == "open"
+    assert [i["id"] for i in ledger.incidents(IncidentFilter()).items] == \
+        [ledger.alert(still_open["id"])["incident"]["id"]]
+
+
+def test_archive_waits_for_history_to_be_published_and_notices_to_be_sent(ledger, clock):
+    finished = closed_alert(ledger, "wl-1")       # the fixture's ledger notifies "ops"
+    clock.advance(MINUTE)
+    assert ledger.archive(clock(), lambda alerts: None) == 0
+    publish_all(ledger)
+    assert ledger.archive(clock(), lambda alerts: None) == 0    # a notice still pending
+    with ledger.store.transaction() as tx:
+        tx.execute("UPDATE notifications SET status = 'sent'")
+    assert ledger.archive(clock(), lambda alerts: None) == 1
+    with pytest.raises(NotFound):
+        ledger.alert(finished)
+
+
+def test_alerts_stay_in_the_ledger_when_keeping_them_fails(store, clock):
+    ledger = Ledger(store, shipped_duty(), clock=clock, targets=[])
+    finished = closed_alert(ledger, "wl-1")
+    publish_all(ledger)
+    clock.advance(MINUTE)
+
+    def disk_full(alerts):
+        raise OSError("no space left on device")
+
+    with pytest.raises(OSError):
+        ledger.archive(clock(), disk_full)
+    assert ledger.alert(finished)["state"] == "closed"

@@ -174,3 +174,28 @@ def test_token_revoke_by_the_id_token_list_shows_makes_the_token_useless(tmp_pat
         assert authenticate(store, token) is None
     finally:
         store.close()
+
+
+def test_center_archive_writes_finished_alerts_to_a_new_file_and_drops_them(tmp_path, capsys):
+    from center_records import shipped_duty
+    from test_center_ledger import closed_alert, publish_all
+
+    from center.ledger import Ledger
+    from center.store import open_store
+
+    store = open_store(f"sqlite://{tmp_path / 'center.db'}")
+    try:
+        ledger = Ledger(store, shipped_duty(), clock=lambda: 1_782_864_000_000)
+        finished = closed_alert(ledger, "wl-1")
+        publish_all(ledger)
+    finally:
+        store.close()
+    archive = tmp_path / "2026.jsonl"
+    command = ["center", "archive", "--before", "2026-07-02T00:00:00Z", "--out", str(archive),
+               "--data-dir", str(tmp_path)]
+    assert main(command) == 0
+    assert "archived 1 alerts" in capsys.readouterr().err
+    [line] = archive.read_bytes().splitlines()
+    assert orjson.loads(line)["id"] == finished
+    assert main(command) == 2                  # an archive is never overwritten
+    assert "File exists" in capsys.readouterr().err
