@@ -3,9 +3,9 @@
 The detector keeps the smallest and largest value seen. A value outside that range by more than
 `margin` of its width is a new extreme: the score is e / (e + margin), where e is the excess as a
 share of the range, so it reaches 0.5 exactly at the margin and approaches 1 beyond. Inside the
-range the score is 0. Two numbers of state, constant time: it catches the spike or the level
-that breaks a record, the commonest anomaly of all, and says nothing about what happens inside
-the range (use a z-score, CUSUM or `Novelty` for that).
+range the score is 0. Three numbers of state, constant time: it catches the spike or the level
+that breaks a record, and says nothing about what happens inside the range (use a z-score,
+CUSUM or `Novelty` for that).
 
 Parameters
 ----------
