@@ -121,17 +121,13 @@ class Page:
     next_cursor: str | None
 
 
-Listener = Callable[[dict[str, Any]], None]
-
-
 class Ledger:
     def __init__(self, store: Store, duty: DutyList, *, clock: Callable[[], int],
-                 targets: Sequence[str] = (), listeners: Iterable[Listener] = ()) -> None:
+                 targets: Sequence[str] = ()) -> None:
         self.store = store
         self.duty = duty
         self.clock = clock
         self.targets = tuple(targets)          # webhook names every notice is queued for
-        self.listeners = list(listeners)
         self._for_update = " FOR UPDATE" if store.dialect == "postgres" else ""
 
     # -- what the workers raise ------------------------------------------------------------------
@@ -176,7 +172,7 @@ class Ledger:
                     result.updated += 1
                 if any(matches(record, rule.source) for rule in self.duty.inhibit):
                     self._refresh_inhibition(writes, record, now)
-                if self.listeners:
+                if self.store.listened:
                     feed.append({"type": "alert", "change": record["change"],
                                  "alert": _summary(row)})
             writes.flush()
@@ -663,9 +659,10 @@ class Ledger:
                        f"({', '.join('?' for _ in seqs)})", list(seqs))
 
     def _publish(self, feed: list[dict]) -> None:
-        for item in feed:
-            for listener in self.listeners:
-                listener(item)
+        """Changes for the live feed, once committed: through the store, which reaches the
+        feeds of every replica."""
+        if feed and self.store.listened:
+            self.store.notify([orjson.dumps(item) for item in feed])
 
 
 # -- rows and views ------------------------------------------------------------------------------

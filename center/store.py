@@ -14,9 +14,10 @@ True
 """
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
@@ -39,9 +40,21 @@ class Cursor(Protocol):
     rowcount: int
 
 
+log = logging.getLogger("ewe.center")
+
+Listener = Callable[[bytes], None]
+
+
 class Store:
+    """Also the channel of ledger changes for the live feed: `notify` after a commit reaches
+    every `listen`er of the same ledger, in this process (SQLite) or in every process that
+    shares the database (PostgreSQL), so each replica's feed shows every replica's changes."""
+
     dialect: str
     url: str
+
+    def __init__(self) -> None:
+        self._listeners: list[Listener] = []
 
     @contextmanager
     def transaction(self) -> Iterator[Cursor]:
@@ -49,6 +62,21 @@ class Store:
 
     def close(self) -> None:
         raise NotImplementedError
+
+    @property
+    def listened(self) -> bool:
+        return bool(self._listeners)
+
+    def listen(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def notify(self, payloads: list[bytes]) -> None:
+        self._deliver(payloads)
+
+    def _deliver(self, payloads: list[bytes]) -> None:
+        for payload in payloads:
+            for listener in self._listeners:
+                listener(payload)
 
     def migrate(self) -> list[int]:
         """Apply the migrations this database has not seen, in order; their versions."""
@@ -102,6 +130,7 @@ class SqliteStore(Store):
     dialect = "sqlite"
 
     def __init__(self, path: str) -> None:
+        super().__init__()
         self.url = f"sqlite://{path}"
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -154,6 +183,10 @@ def _postgres(sql: str) -> str:
     return sql.replace("%", "%%").replace("?", "%s")
 
 
+# PostgreSQL refuses a notification payload of 8000 bytes or more.
+_NOTIFY_LIMIT = 7_900
+
+
 class PostgresStore(Store):
     """A connection pool; `schema` puts the ledger in its own schema (created if missing)."""
 
@@ -164,9 +197,15 @@ class PostgresStore(Store):
         from psycopg.rows import dict_row
         from psycopg_pool import ConnectionPool
 
+        super().__init__()
         self.url = url
         self.schema = schema
+        # Notifications are per database: the channel names the schema of this ledger.
+        self.channel = f"ewe_feed_{schema or 'public'}"[:63]
+        self._listening: threading.Thread | None = None
+        self._closing = threading.Event()
         options = {"options": f"-c search_path={schema}"} if schema else {}
+        self._connect = lambda: psycopg.connect(url, autocommit=True, **options)
         if schema:
             try:
                 with psycopg.connect(url, autocommit=True) as connection:
@@ -190,7 +229,44 @@ class PostgresStore(Store):
     def _lock_for_migration(self, tx: Cursor) -> None:
         tx.execute("SELECT pg_advisory_xact_lock(7406)")  # any constant shared by replicas
 
+    def notify(self, payloads: list[bytes]) -> None:
+        shared = [payload for payload in payloads if len(payload) < _NOTIFY_LIMIT]
+        if len(shared) < len(payloads):
+            log.warning("a feed item over %d bytes reaches this process's feed only",
+                        _NOTIFY_LIMIT)
+            self._deliver([payload for payload in payloads if len(payload) >= _NOTIFY_LIMIT])
+        if shared:
+            with self.transaction() as tx:
+                tx.executemany("SELECT pg_notify(?, ?)",
+                               [(self.channel, payload.decode()) for payload in shared])
+
+    def listen(self, listener: Listener) -> None:
+        super().listen(listener)
+        if self._listening is None:
+            ready = threading.Event()
+            self._listening = threading.Thread(target=self._listen, args=(ready,), daemon=True,
+                                               name="ewe-feed-listen")
+            self._listening.start()
+            ready.wait(10)
+
+    def _listen(self, ready: threading.Event) -> None:
+        """Hand every notification on the channel to the listeners, until the store closes;
+        a lost connection is opened again (what was notified meanwhile is not seen)."""
+        while not self._closing.is_set():
+            try:
+                with self._connect() as connection:
+                    connection.execute(f'LISTEN "{self.channel}"')
+                    ready.set()
+                    while not self._closing.is_set():
+                        for notice in connection.notifies(timeout=0.5):
+                            self._deliver([notice.payload.encode()])
+            except Exception as error:   # the database went away: try again shortly
+                ready.set()
+                log.warning("live feed: lost the notification connection (%s)", error)
+                self._closing.wait(2.0)
+
     def close(self) -> None:
+        self._closing.set()    # the listening thread sees it within half a second and ends
         self._pool.close()
 
 

@@ -72,3 +72,40 @@ def test_feed_streams_new_alerts_and_chain_steps_without_contacts(served):
 def test_feed_needs_a_token(served):
     _, url, _ = served
     assert httpx.get(f"{url}/v1/stream").status_code == 401
+
+
+def test_a_replica_s_feed_shows_the_alerts_another_replica_recorded(clock):
+    """Two center processes on one PostgreSQL ledger: each streams every change."""
+    import uuid
+
+    import psycopg
+    from conftest import POSTGRES_URL
+
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    stores = [open_store(POSTGRES_URL, schema=schema) for _ in range(2)]
+    try:
+        token = create_token(stores[0], role="viewer", name="wall", now=clock())
+        port = free_port()
+        server = uvicorn.Server(uvicorn.Config(
+            create_app(Center(Ledger(stores[0], shipped_duty(), clock=clock))),
+            host="127.0.0.1", port=port, log_level="warning"))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        while not server.started:
+            time.sleep(0.05)
+        other = Center(Ledger(stores[1], shipped_duty(), clock=clock)).ledger
+        record = alert_record()
+        with httpx.stream("GET", f"http://127.0.0.1:{port}/v1/stream", timeout=10,
+                          headers={"Authorization": f"Bearer {token}"}) as response:
+            lines = response.iter_lines()
+            next(lines)                                   # connected
+            other.ingest([record])
+            [(kind, item)] = read_events(lines, 1)
+        assert (kind, item["alert"]["id"]) == ("alert", record["id"])
+        server.should_exit = True
+        thread.join(10)
+    finally:
+        for store in stores:
+            store.close()
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
+            connection.execute(f'DROP SCHEMA "{schema}" CASCADE')

@@ -43,7 +43,7 @@ class Center:
     tokens: TokenCache = field(init=False)
 
     def __post_init__(self) -> None:
-        self.ledger.listeners.append(self.feed.publish)
+        self.ledger.store.listen(lambda payload: self.feed.publish(orjson.loads(payload)))
         self.tokens = TokenCache(self.ledger.store)
 
 
