@@ -99,6 +99,7 @@ class Worker:
                 log.info("rule pack %s, pushed before the restart, is in force", version)
         rebalance_timeout = settings.ms("rebalance_timeout") / 1000
         self.app = _App(settings.group, broker=f"kafka://{bootstrap}", web_enabled=False,
+                        datadir=str(Path(settings.data_dir) / "faust"),   # not the cwd
                         autodiscover=False, topic_partitions=settings.partitions,
                         consumer_auto_offset_reset="earliest", stream_wait_empty=False,
                         broker_commit_every=10_000, producer_linger_ms=2,
