@@ -13,14 +13,19 @@ from ewe.cli import SHIPPED_RULES
 from streams.runtime import Attachment
 from streams.settings import Settings
 
-__all__ = ["SHIPPED_DUTY", "open_center", "attach_center"]
+__all__ = ["SHIPPED_DUTY", "duty_list", "open_center", "attach_center"]
 
 SHIPPED_DUTY = SHIPPED_RULES / "duty.yaml"
 
 
+def duty_list(settings: Settings) -> DutyList:
+    """The duty list the settings name, or the shipped one; `RuleFileError` saying why not."""
+    return load_duty_file(settings.duty or SHIPPED_DUTY)
+
+
 def open_center(settings: Settings) -> tuple[Store, DutyList]:
     """The migrated store and the duty list; `StoreError` or `RuleFileError` saying why not."""
-    duty = load_duty_file(settings.duty or SHIPPED_DUTY)
+    duty = duty_list(settings)
     return open_store(settings.store_url), duty
 
 

@@ -409,8 +409,9 @@ def _serve(args: argparse.Namespace) -> int:
     return serve(settings, pack, attach=attach)
 
 
-def _with_ledger(args: argparse.Namespace, work: Callable[[Any], int]) -> int:
-    """Run `work` on the ledger that the settings name; exit 2 when it cannot be opened."""
+def _with_ledger(args: argparse.Namespace, work: Callable[[Any, Any], int]) -> int:
+    """Run `work(store, settings)` on the ledger that the settings name; exit 2 when it cannot
+    be opened."""
     from center.store import StoreError, open_store
     from streams.settings import Settings, SettingsError
     try:
@@ -421,7 +422,7 @@ def _with_ledger(args: argparse.Namespace, work: Callable[[Any], int]) -> int:
         print(f"ewe: {error}", file=sys.stderr)
         return 2
     try:
-        return work(store)
+        return work(store, settings)
     finally:
         store.close()
 
@@ -430,7 +431,7 @@ def _create_token(args: argparse.Namespace) -> int:
     from center.auth import create_token
     from center.service import wall_clock_ms
 
-    def create(store: Any) -> int:
+    def create(store: Any, _: Any) -> int:
         print(create_token(store, role=args.role, name=args.name or args.role,
                            now=wall_clock_ms()))
         return 0
@@ -440,7 +441,7 @@ def _create_token(args: argparse.Namespace) -> int:
 def _list_tokens(args: argparse.Namespace) -> int:
     from center.auth import list_tokens
 
-    def show(store: Any) -> int:
+    def show(store: Any, _: Any) -> int:
         for row in list_tokens(store):
             revoked = (f"revoked {format_timestamp(row['revoked_at'])}"
                        if row["revoked_at"] is not None else "")
@@ -453,43 +454,37 @@ def _list_tokens(args: argparse.Namespace) -> int:
 def _archive(args: argparse.Namespace) -> int:
     from center.ledger import Ledger
     from center.service import wall_clock_ms
-    from center.store import StoreError
-    from ewe.center import open_center
-    from streams.settings import Settings, SettingsError
-    try:
-        settings = Settings.resolve(config_file=args.config,
-                                    flags={"data_dir": args.data_dir, "store": args.store})
-        store, duty = open_center(settings)     # the duty list gives the views their SLA
-    except (SettingsError, StoreError, RuleFileError) as error:
-        print(f"ewe: {error}", file=sys.stderr)
-        return 2
-    try:
-        out = open(args.out, "xb")
-    except OSError as error:
-        store.close()
-        print(f"ewe: {args.out}: {error.strerror}", file=sys.stderr)
-        return 2
+    from ewe.center import duty_list
 
-    def keep(alerts: list[dict]) -> None:
-        out.write(b"".join(orjson.dumps(alert) + b"\n" for alert in alerts))
-        out.flush()
-        os.fsync(out.fileno())      # on disk before the ledger lets them go
-
-    with out:
+    def archive(store: Any, settings: Any) -> int:
         try:
+            duty = duty_list(settings)      # it gives the archived views their SLA
+            out = open(args.out, "xb")
+        except RuleFileError as error:
+            print(f"ewe: {error}", file=sys.stderr)
+            return 2
+        except OSError as error:
+            print(f"ewe: {args.out}: {error.strerror}", file=sys.stderr)
+            return 2
+
+        def keep(alerts: list[dict]) -> None:
+            out.write(b"".join(orjson.dumps(alert) + b"\n" for alert in alerts))
+            out.flush()
+            os.fsync(out.fileno())      # on disk before the ledger lets them go
+
+        with out:
             count = Ledger(store, duty, clock=wall_clock_ms).archive(args.before, keep)
-        finally:
-            store.close()
-    print(f"archived {count} alerts whose chain ended before {format_timestamp(args.before)} "
-          f"to {args.out}", file=sys.stderr)
-    return 0
+        print(f"archived {count} alerts whose chain ended before "
+              f"{format_timestamp(args.before)} to {args.out}", file=sys.stderr)
+        return 0
+    return _with_ledger(args, archive)
 
 
 def _revoke_token(args: argparse.Namespace) -> int:
     from center.auth import revoke_token
     from center.service import wall_clock_ms
 
-    def revoke(store: Any) -> int:
+    def revoke(store: Any, _: Any) -> int:
         if not revoke_token(store, args.id, now=wall_clock_ms()):
             print(f"ewe: no token {args.id!r} (see `ewe token list`)", file=sys.stderr)
             return 1
