@@ -213,14 +213,19 @@ def parse_timestamp(value: Any, field: str = "ts") -> int:
         if moment.tzinfo is None:
             raise EventError(field, "ISO 8601 timestamp needs a UTC offset (e.g. +08:00 or Z)")
         ms = (moment - _EPOCH) // _MS
+        _in_range(ms, value, field)
+        # Only a checked time is remembered: a cached text skips every check above.
         if len(_ts_cache) >= 65_536:  # bounded: streams repeat recent timestamps, not old ones
             _ts_cache.clear()
         _ts_cache[value] = ms
-    elif type(value) is int:
-        ms = value
-    else:
-        raise EventError(field, "expected an ISO 8601 string or integer epoch milliseconds, "
-                                f"got {_type_name(value)}")
+        return ms
+    if type(value) is int:
+        return _in_range(value, value, field)
+    raise EventError(field, "expected an ISO 8601 string or integer epoch milliseconds, "
+                            f"got {_type_name(value)}")
+
+
+def _in_range(ms: int, value: Any, field: str) -> int:
     if not _MIN_MS <= ms < _MAX_MS:
         raise EventError(field, f"timestamp {value!r} is outside 2000..2200 "
                                 "(epoch milliseconds expected, not seconds)")

@@ -47,6 +47,10 @@ class Policy(NamedTuple):
     cooldown_ms: int
 
 
+# Before any instant an event can have: "no cooldown yet" must hold at every event time.
+_NEVER = -(2 ** 62)
+
+
 class Episode:
     """The instants of the current episode; `starts_at` is the episode's identity in time."""
 
@@ -58,7 +62,7 @@ class Episode:
         self.starts_at = 0
         self.changed_at = 0  # the instant of the last change: fired, escalated or resolved
         self.clear_since: int | None = None
-        self.cooldown_until = -1
+        self.cooldown_until = _NEVER
         self.level = Level.blue
         self.occurrences = 0
 

@@ -351,3 +351,54 @@ def test_reload_keeps_the_state_of_unchanged_rules_and_resets_changed_ones():
     evaluator.load(Pack.from_text(changed))
     alerts = evaluator.process([reading(m, "water_level", 0.3) for m in (2, 3)]).alerts
     assert [(a["rule"], (_ms(a["starts_at"]) - T0) / M) for a in alerts] == [("water.other", 0)]
+
+
+def test_a_timer_wakes_a_key_once_per_instant_whatever_the_times(monkeypatch):
+    """Events before 1970 once made an absence timer re-arm at its own instant forever."""
+    import signal
+
+    from engine.events import Event
+
+    def hang(*_):
+        raise TimeoutError("the evaluator did not return")
+
+    signal.signal(signal.SIGALRM, hang)
+    signal.alarm(5)
+    try:
+        evaluator = Evaluator(Pack.from_text(SILENCE), lateness_ms=0)
+        ancient = -62_135_596_800_000    # 0001-01-01: the engine itself takes any integer
+        for name in ("a", "b"):
+            evaluator.process([(ancient, Event("reading", name, 0, device_id="d1",
+                                               type="heartbeat", value=1.0))])
+        alerts = evaluator.process([(T0, Event("reading", "c", 0, device_id="d1",
+                                               type="heartbeat", value=1.0))]).alerts
+        alerts += evaluator.flush().alerts
+    finally:
+        signal.alarm(0)
+    assert [a["change"] for a in alerts] == ["fired", "resolved"]
+
+
+SILENCE = """
+rules:
+  - id: device.silent
+    on: reading
+    match: {type: heartbeat}
+    absent_for: 30m
+    severity: yellow
+"""
+
+
+def test_a_resolved_alert_still_names_the_event_that_raised_it():
+    rules = """
+rules:
+  - id: reports.gas
+    on: report
+    key: location.building
+    when: contains(text, "燃气")
+    severity: orange
+    summary: "{text}"
+"""
+    events = [report(0, "B7燃气味很重"), report(5, "B7电梯困人")]
+    alerts = run(rules, events)
+    assert [(a["change"], a["summary"]["zh"]) for a in alerts] == [
+        ("fired", "B7燃气味很重"), ("resolved", "B7燃气味很重")]

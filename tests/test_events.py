@@ -104,3 +104,11 @@ def test_simulated_events_and_examples_conform_to_the_published_schema():
 def test_the_schema_rejects_a_reading_without_a_value():
     validator = Draft202012Validator(json.loads(SCHEMA_PATH.read_text()))
     assert not validator.is_valid({k: v for k, v in READING.items() if k != "value"})
+
+
+@pytest.mark.parametrize("ts", ["0001-01-01T00:00:00Z", "1969-12-31T23:59:59Z",
+                                "2300-01-01T00:00:00+08:00"])
+def test_a_time_outside_the_range_is_refused_every_time_it_is_seen(ts):
+    for _ in range(3):    # the second copy of a text once went past the check
+        with pytest.raises(EventError, match="outside 2000..2200"):
+            decode(with_(READING, ts=ts))

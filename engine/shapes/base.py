@@ -33,6 +33,7 @@ Item = tuple[int, str, int, Event]
 ROUTING_FIELDS = {"reading": "type", "report": "category"}
 
 EVIDENCE_LIMIT = 5
+_BEFORE_ANY_EVENT = -(2 ** 62)
 _TEXT_EVIDENCE_CHARS = 200
 
 
@@ -40,7 +41,7 @@ class KeyState:
     """Everything a rule remembers about one key."""
 
     __slots__ = ("episode", "windows", "evidence", "last", "last_t", "hold_until", "queued",
-                 "stages")
+                 "stages", "woken", "cause")
 
     def __init__(self, windows: list) -> None:
         self.episode = Episode()
@@ -51,11 +52,15 @@ class KeyState:
         self.hold_until: int | None = None
         self.queued: int | None = None
         self.stages: list | None = None
+        self.woken = _BEFORE_ANY_EVENT        # the instant a timer last woke the key
+        self.cause: Event | None = None       # the event that fired or escalated the episode
 
     def __getstate__(self) -> tuple:
         return tuple(getattr(self, name) for name in self.__slots__)
 
     def __setstate__(self, state: tuple) -> None:
+        # A checkpoint written before `woken` and `cause` existed restores with their defaults.
+        state = (*state, _BEFORE_ANY_EVENT, None)[:len(self.__slots__)]
         for name, value in zip(self.__slots__, state, strict=True):
             setattr(self, name, value)
 
@@ -187,6 +192,11 @@ class Rule:
                        if state.episode.phase is not Phase.inactive}
 
     def schedule(self, key: str, state: KeyState, at: int) -> None:
+        # A key is woken once per instant: once a timer woke it at `woken`, every event up to
+        # that instant has been seen, so whatever it still wants then cannot change without
+        # an event, and a timer there again would fire again at once, without end.
+        if at <= state.woken:
+            return
         if state.queued is None or at < state.queued:
             state.queued = at
             heappush(self.timers, (at, key))
@@ -206,6 +216,8 @@ class Rule:
         if state.queued == at:
             state.queued = None
         due = self.due(state)
+        if due is not None and due <= at:
+            state.woken = at
         if due is None:
             return
         if due > at:
@@ -239,7 +251,10 @@ class Rule:
 
     def emit(self, key: str, state: KeyState, change: str) -> None:
         episode = state.episode
-        event = state.last
+        if change == "resolved" and state.cause is not None:
+            event = state.cause    # the alert still names what raised it, not what cleared it
+        else:
+            event = state.cause = state.last
         alert = {"key": key, "rule": self.id, "severity": episode.level.name,
                  "occurrences": episode.occurrences}
         self.records.append((episode.changed_at, self.position, {
