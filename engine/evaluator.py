@@ -50,7 +50,7 @@ from engine.rulefile import ModelSpec, RuleSpec
 from engine.shapes import ROUTING_FIELDS, Item, Rule, build
 from engine.shapes.base import key_text
 
-__all__ = ["Evaluator", "Output", "DEFAULT_LATENESS_MS"]
+__all__ = ["Evaluator", "Output", "Quarantine", "DEFAULT_LATENESS_MS"]
 
 DEFAULT_LATENESS_MS = 120_000
 _NO_WATERMARK = -(2 ** 62)
@@ -60,6 +60,16 @@ _NO_LIMIT = 2 ** 62
 class Output(NamedTuple):
     alerts: list[dict]
     late: list[tuple[int, Event]]
+
+
+class Quarantine(NamedTuple):
+    """A rule or model taken out after it failed: why, and the event time of the batch (or
+    the timer) it failed on."""
+
+    id: str
+    fingerprint: str
+    reason: str
+    at: int | None
 
 
 class Evaluator:
@@ -85,6 +95,7 @@ class Evaluator:
         self._wanted: list[dict[str, set | str | None]] = []
         self._routes: dict[str, dict[object, list[int]]] = {kind: {} for kind in ROUTING_FIELDS}
         self._switch: tuple[int, Pack] | None = None
+        self.quarantined: dict[str, Quarantine] = {}
         self.load(pack)
 
     # -- rules -----------------------------------------------------------------------------------
@@ -93,13 +104,20 @@ class Evaluator:
         their state."""
         previous_models = self.models
         self.models = {}
+        self.quarantined = {rule_id: held for rule_id, held in self.quarantined.items()
+                            if any(spec.id == rule_id and spec.fingerprint == held.fingerprint
+                                   for spec in (*pack.specs, *pack.models))}
         for spec in pack.models:
+            if spec.id in self.quarantined:
+                continue
             old = previous_models.get(spec.id)
             keep = old is not None and old.spec.fingerprint == spec.fingerprint
             self.models[spec.id] = old if keep else Model(spec)
         previous = self.rules
         self.rules = {}
         for position, spec in enumerate(pack.specs):
+            if spec.id in self.quarantined:
+                continue
             old = previous.get(spec.id)
             if old is not None and old.spec.fingerprint == spec.fingerprint:
                 rule = old
@@ -107,6 +125,9 @@ class Evaluator:
                 rule = build(spec, self._records)
             rule.position = position
             self.rules[spec.id] = rule
+        self._route_targets()
+
+    def _route_targets(self) -> None:
         # Models first: the rules of the same batch read the scores they put on the events.
         self._targets = [*self.models.values(), *self.rules.values()]
         self._wanted = [{kind: _wanted_values(target.spec, kind, field)
@@ -216,11 +237,30 @@ class Evaluator:
             self.events_in += len(released)
             evaluations = self.evaluations
             for target, items in self._dispatch(released):
-                target.process(items)
+                try:
+                    target.process(items)
+                except Exception as error:   # a bug of one rule must not stop the others
+                    self._quarantine(target, error, items[0][0])
                 evaluations[target.spec.id] += len(items)
-        for rule in self.rules.values():
+        for rule in list(self.rules.values()):
             if rule.timers and rule.timers[0][0] < watermark:
-                rule.fire_timers(watermark - 1)
+                try:
+                    rule.fire_timers(watermark - 1)
+                except Exception as error:
+                    self._quarantine(rule, error, rule.timers[0][0] if rule.timers else None)
+
+    def _quarantine(self, target: Rule | Model, error: Exception, at: int | None) -> None:
+        """Take a rule or model that failed out of this evaluator, for good: it is not fed
+        again, and stays out of packs that define it the same way. What it emitted before the
+        failure stands."""
+        reason = f"{type(error).__name__}: {error}"[:500]
+        spec = target.spec
+        self.quarantined[spec.id] = Quarantine(spec.id, spec.fingerprint, reason, at)
+        if isinstance(target, Model):
+            del self.models[spec.id]
+        else:
+            del self.rules[spec.id]
+        self._route_targets()
 
     def _insert_straggler(self, released: list[Item], item: Item) -> None:
         """Put an out-of-order event in its place, unless an event with its time and id is
@@ -279,10 +319,14 @@ class Evaluator:
             return False
         learned = False
         for model_id in rule.spec.models:
-            model = self.models[model_id]
-            model_key = key_text(model.key_of(state.last))
-            if model_key is not None:
+            model = self.models.get(model_id)
+            model_key = key_text(model.key_of(state.last)) if model is not None else None
+            if model_key is None:
+                continue
+            try:
                 learned |= model.learn_as_normal(model_key, state.last_t, state.last)
+            except Exception as error:
+                self._quarantine(model, error, state.last_t)
         return learned
 
     # -- state -----------------------------------------------------------------------------------
@@ -294,12 +338,22 @@ class Evaluator:
                   for model_id, model in self.models.items()}
         return pickle.dumps((rules, models, self._pending, self._stragglers, self._arrivals,
                              self.max_time, self.watermark, self._sources, self.events_in,
-                             self.events_late),
+                             self.events_late, tuple(self.quarantined.values())),
                             protocol=pickle.HIGHEST_PROTOCOL)
 
     def restore(self, snapshot: bytes) -> None:
+        state = pickle.loads(snapshot)
         (rules, models, self._pending, self._stragglers, self._arrivals, self.max_time,
-         self.watermark, self._sources, self.events_in, self.events_late) = pickle.loads(snapshot)
+         self.watermark, self._sources, self.events_in, self.events_late) = state[:10]
+        held = state[10] if len(state) > 10 else ()   # none in a snapshot of an older release
+        for quarantine in held:
+            target = self.rules.get(quarantine.id) or self.models.get(quarantine.id)
+            if target is not None and target.spec.fingerprint == quarantine.fingerprint:
+                self.quarantined[quarantine.id] = quarantine
+                self.rules.pop(quarantine.id, None)
+                self.models.pop(quarantine.id, None)
+        if held:
+            self._route_targets()
         for rule_id, (fingerprint, states, timers) in rules.items():
             rule = self.rules.get(rule_id)
             if rule is not None and rule.spec.fingerprint == fingerprint:
@@ -315,6 +369,7 @@ class Evaluator:
                 "model_keys": sum(model.keys for model in self.models.values()),
                 "pending": len(self._pending) + len(self._stragglers),
                 "timers": sum(len(rule.timers) for rule in self.rules.values()),
+                "quarantined": len(self.quarantined),
                 "keys": sum(len(rule.states) for rule in self.rules.values())}
 
 

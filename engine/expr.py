@@ -29,9 +29,12 @@ compiled function reads their current values from the sequence passed as its sec
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+import re2
 
 from engine.durations import parse_duration
 from engine.events import EVENT_FIELDS, LOCATION_FIELDS, Location
@@ -70,6 +73,12 @@ SCALAR_FUNCTIONS = {
 }
 _UNDEFINED_ERRORS = (TypeError, AttributeError, ZeroDivisionError, ValueError)
 
+# Limits that keep a hostile or careless expression from costing more than its rule is worth.
+MAX_EXPRESSION_CHARS = 4_000
+MAX_NESTING = 32          # parentheses, lists, calls, `not` and unary minus inside each other
+MAX_OPERATORS = 512
+_MAX_NUMBER_CHARS = 40
+
 _TOKEN = re.compile(r"""
     (?P<space>\s+)
   | (?P<duration>\d+(?:ms|s|m|h|d|w)(?:\d+(?:ms|s|m|h|d|w))*(?![\w.]))
@@ -80,6 +89,10 @@ _TOKEN = re.compile(r"""
 """, re.VERBOSE)
 _KEYWORDS = {"and", "or", "not", "in", "true", "false", "null"}
 _ESCAPES = {"n": "\n", "t": "\t", "\\": "\\", '"': '"', "'": "'"}
+# `matches()` runs on RE2, in time linear in the text whatever the pattern: a backtracking
+# engine takes exponential time on patterns like (a+)+$.
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False
 
 
 @dataclass
@@ -103,14 +116,19 @@ def compile_expression(source: str, *, windows: list[WindowSpec] | None = None,
     condition and in a severity ladder is one window, not two. `score("model-id")` reads the
     score an anomaly model gave the event; the models named are listed in `Expression.models`.
     """
+    if len(source) > MAX_EXPRESSION_CHARS:
+        raise ExpressionError(MAX_EXPRESSION_CHARS + 1, f"longer than {MAX_EXPRESSION_CHARS} "
+                                                        "characters: split it over several rules")
     parser = _Parser(source, windows if windows is not None else [], allow_windows)
     code, result = parser.parse()
     namespace = dict(_RUNTIME, **parser.constants)
     # One Python call per evaluation: the try/except lives inside the compiled function.
-    exec(compile(f"def evaluate(e, W):\n    return {code}\n"
-                 f"def test(e, W):\n    try:\n        return ({code}) is True\n"
-                 f"    except _UNDEFINED:\n        return False\n", "<rule expression>", "exec"),
-         namespace)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SyntaxWarning)   # `1 is True`: the loader says why
+        exec(compile(f"def evaluate(e, W):\n    return {code}\n"
+                     f"def test(e, W):\n    try:\n        return ({code}) is True\n"
+                     f"    except _UNDEFINED:\n        return False\n", "<rule expression>",
+                     "exec"), namespace)
     return Expression(source, namespace["evaluate"], namespace["test"], parser.windows,
                       parser.models, result)
 
@@ -138,6 +156,8 @@ class _Parser:
         self.allow_windows = allow_windows
         self.models: set[str] = set()
         self.constants: dict[str, Any] = {}
+        self.depth = 0
+        self.operators = 0
 
     # -- tokens ---------------------------------------------------------------------------------
     @staticmethod
@@ -184,23 +204,49 @@ class _Parser:
             raise ExpressionError(column, f"unexpected {text!r}")
         return code, result
 
+    def _nest(self, column: int) -> None:
+        """One level deeper (parentheses, a list, a call, `not`, a minus); undone by `_unnest`."""
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise ExpressionError(column, f"nested more than {MAX_NESTING} levels deep")
+
+    def _unnest(self) -> None:
+        self.depth -= 1
+
+    def _operator(self, column: int) -> None:
+        self.operators += 1
+        if self.operators > MAX_OPERATORS:
+            raise ExpressionError(column, f"more than {MAX_OPERATORS} operators: split the "
+                                          "expression over several rules")
+
     def _or(self) -> tuple[str, str]:
-        code, result = self._and()
-        while self._accept("or"):
-            right, _ = self._and()
-            code, result = f"({code} or {right})", "bool"
-        return code, result
+        # A chain of `or` (and of `and`) is one flat Python expression, however long.
+        codes = [self._and()]
+        while self._peek()[1] == "or" and self._peek()[0] == "or":
+            self._operator(self._peek()[2])
+            self.index += 1
+            codes.append(self._and())
+        if len(codes) == 1:
+            return codes[0]
+        return f"({' or '.join(code for code, _ in codes)})", "bool"
 
     def _and(self) -> tuple[str, str]:
-        code, result = self._not()
-        while self._accept("and"):
-            right, _ = self._not()
-            code, result = f"({code} and {right})", "bool"
-        return code, result
+        codes = [self._not()]
+        while self._peek()[1] == "and" and self._peek()[0] == "and":
+            self._operator(self._peek()[2])
+            self.index += 1
+            codes.append(self._not())
+        if len(codes) == 1:
+            return codes[0]
+        return f"({' and '.join(code for code, _ in codes)})", "bool"
 
     def _not(self) -> tuple[str, str]:
-        if self._accept("not"):
+        kind, _, column = self._peek()
+        if kind == "not" and self.tokens[self.index + 1][0] != "in":
+            self.index += 1
+            self._nest(column)
             code, _ = self._not()
+            self._unnest()
             return f"(not {code})", "bool"
         return self._comparison()
 
@@ -208,6 +254,7 @@ class _Parser:
         left, result = self._sum()
         kind, text, column = self._peek()
         if text in ("==", "!=", "<", "<=", ">", ">=") and kind == "op":
+            self._operator(column)
             self.index += 1
             right, _ = self._sum()
             if self._peek()[1] in ("==", "!=", "<", "<=", ">", ">=") and self._peek()[0] == "op":
@@ -228,6 +275,7 @@ class _Parser:
     def _sum(self) -> tuple[str, str]:
         code, result = self._term()
         while self._peek()[1] in ("+", "-") and self._peek()[0] == "op":
+            self._operator(self._peek()[2])
             operator = self._take("op")[1]
             right, right_type = self._term()
             result = "str" if operator == "+" and result == right_type == "str" else "num"
@@ -237,6 +285,7 @@ class _Parser:
     def _term(self) -> tuple[str, str]:
         code, result = self._unary()
         while self._peek()[1] in ("*", "/", "%") and self._peek()[0] == "op":
+            self._operator(self._peek()[2])
             operator = self._take("op")[1]
             right, _ = self._unary()
             code, result = f"({code} {operator} {right})", "num"
@@ -244,8 +293,10 @@ class _Parser:
 
     def _unary(self) -> tuple[str, str]:
         if self._peek()[1] == "-" and self._peek()[0] == "op":
+            self._nest(self._peek()[2])
             self.index += 1
             code, _ = self._unary()
+            self._unnest()
             return f"(-{code})", "num"
         return self._primary()
 
@@ -259,7 +310,7 @@ class _Parser:
             raise ExpressionError(column, f"expected a value, found {text!r}")
         self.index += 1
         if kind == "number":
-            return repr(float(text) if any(c in text for c in ".eE") else int(text)), "num"
+            return self._number(text, column), "num"
         if kind == "string":
             return repr(self._unquote(text, column)), "str"
         if kind == "duration":
@@ -270,20 +321,37 @@ class _Parser:
             return {"true": "True", "false": "False", "null": "None"}[kind], (
                 "bool" if kind != "null" else "any")
         if text == "(":
+            self._nest(column)
             code, result = self._or()
             self._take(")")
+            self._unnest()
             return f"({code})", result
         if text == "[":
+            self._nest(column)
             items = []
             if not self._accept("]"):
                 items.append(self._or()[0])
                 while self._accept(","):
                     items.append(self._or()[0])
                 self._take("]")
+            self._unnest()
             return f"({', '.join(items)}{',' if len(items) == 1 else ''})", "list"
         if self._peek()[1] == "(" and self._peek()[0] == "op":
-            return self._call(text, column)
+            self._nest(column)
+            called = self._call(text, column)
+            self._unnest()
+            return called
         return self._field(text, column)
+
+    @staticmethod
+    def _number(text: str, column: int) -> str:
+        if len(text) > _MAX_NUMBER_CHARS:
+            raise ExpressionError(column, f"a number of more than {_MAX_NUMBER_CHARS} "
+                                          "characters")
+        number = float(text) if any(c in text for c in ".eE") else int(text)
+        if number in (float("inf"), float("-inf")):
+            raise ExpressionError(column, f"the number {text} is too large")
+        return repr(number)
 
     def _field(self, first: str, column: int) -> tuple[str, str]:
         path, columns = [first], [column]
@@ -355,10 +423,13 @@ class _Parser:
         if name == "matches":
             pattern = self._literal_string(arguments[1], column, "matches()")
             try:
-                compiled = re.compile(pattern)
-            except re.error as error:
+                compiled = re2.compile(pattern, _RE2_OPTIONS)
+            except re2.error as error:
+                reason = error.args[0].decode() if error.args and isinstance(
+                    error.args[0], bytes) else str(error)
                 raise ExpressionError(column, f"invalid regular expression {pattern!r}: "
-                                              f"{error}") from None
+                                              f"{reason} (RE2 syntax: no backreferences or "
+                                              "lookaround)") from None
             constant = f"_re{len(self.constants)}"
             self.constants[constant] = compiled.search
             return f"({constant}({codes[0]}) is not None)", "bool"

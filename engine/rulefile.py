@@ -19,8 +19,9 @@ file in one pass. Nothing of a file with an error is used.
 ...     load_text("rules:\n  - id: x\n    on: reading\n    whn: value > 1\n", "bad.yaml")
 ... except RuleFileError as error:
 ...     print(error)
-bad.yaml:4: rule 1 "x": unknown key 'whn' (did you mean 'when'?)
 bad.yaml:2: rule 1 "x": a rule needs `when`, `absent_for` or `sequence`
+bad.yaml:2: rule 1 "x": `severity` is required: blue, yellow, orange, red or a ladder
+bad.yaml:4: rule 1 "x": unknown key 'whn' (did you mean 'when'?)
 """
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ from engine.durations import parse_duration
 from engine.expr import Expression, ExpressionError, WindowSpec, compile_expression, field_code
 from engine.lifecycle import Level
 from engine.template import Template
-from engine.yamlpos import LocatedDict, LocatedList, YamlError, load
+from engine.yamlpos import LocatedDict, LocatedList, YamlError, load, plain
 
 __all__ = ["RuleSpec", "ModelSpec", "Step", "RuleError", "RuleFileError", "load_text",
            "load_paths", "rule_files"]
@@ -53,6 +54,10 @@ _KINDS = ("reading", "report")
 _LANGUAGES = ("zh", "en")
 _RULE_ID = re.compile(r"[a-z0-9][a-z0-9_.\-]*")
 REPORT_STALE_AFTER_MS = 3_600_000
+# A city's pack runs to thousands of rules over many files; far beyond that is a mistake or an
+# attack, and loading it would take minutes.
+MAX_FILE_BYTES = 4 * 1024 * 1024
+MAX_RULES = 20_000
 
 
 class RuleError(ValueError):
@@ -169,10 +174,18 @@ def load_paths(paths: list[str | Path]) -> tuple[list[RuleSpec], list[ModelSpec]
     errors: list[RuleError] = []
     for path in files:
         try:
+            if path.stat().st_size > MAX_FILE_BYTES:
+                errors.append(_too_large(str(path)))
+                continue
             texts[str(path)] = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as error:
             errors.append(RuleError(str(path), 1, f"cannot read: {error}"))
     return load_texts(texts, errors)
+
+
+def _too_large(filename: str) -> RuleError:
+    return RuleError(filename, 1, f"larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB: split "
+                                  "the pack into several files")
 
 
 def load_texts(texts: dict[str, str], errors: list[RuleError] | None = None,
@@ -182,6 +195,9 @@ def load_texts(texts: dict[str, str], errors: list[RuleError] | None = None,
     models: list[ModelSpec] = []
     errors = list(errors or [])
     for filename, text in texts.items():
+        if len(text) > MAX_FILE_BYTES:
+            errors.append(_too_large(filename))
+            continue
         try:
             file_specs, file_models = _load_document(text, filename)
         except RuleFileError as error:
@@ -190,7 +206,12 @@ def load_texts(texts: dict[str, str], errors: list[RuleError] | None = None,
         specs.extend(file_specs)
         models.extend(file_models)
     errors.extend(_duplicate_ids(specs) + _duplicate_ids(models) + _unknown_models(specs, models))
+    if len(specs) > MAX_RULES:
+        errors.append(RuleError(specs[MAX_RULES].file, specs[MAX_RULES].line,
+                                f"more than {MAX_RULES:,} rules in the pack"))
     if errors:
+        order = {name: index for index, name in enumerate(texts)}
+        errors.sort(key=lambda error: (order.get(error.file, -1), error.line))  # stable
         raise RuleFileError(errors)
     return specs, models
 
@@ -301,6 +322,7 @@ class _FileLoader:
 
     def model(self, model: LocatedDict) -> ModelSpec:
         from engine.anomaly import DETECTORS  # the detector names, without loading river
+        from engine.anomaly.params import check_params
 
         model_id = self.identify(model, _MODEL_KEYS, "water-level")
         detector = model.get("detector")
@@ -311,6 +333,11 @@ class _FileLoader:
         if not isinstance(params, dict):
             self.error(model.line_of("params"), "`params` must map parameter names to values")
             params = {}
+        elif detector in DETECTORS:
+            for name, problem in check_params(str(detector), plain(params)):
+                line = params.line_of(name) if name and isinstance(params, LocatedDict) else \
+                    model.line_of("params")
+                self.error(line, f"params: {problem}")
         on = self.kinds(model)
         windows: list[WindowSpec] = []
         features = _rejoin(model.get("features", ["value"]))
@@ -353,8 +380,9 @@ class _FileLoader:
         if not isinstance(item_id, str) or not _RULE_ID.fullmatch(item_id):
             self.error(item.line_of("id"), "`id` is required: lowercase letters, digits and "
                                            f". _ -, e.g. {example}")
-            raise _Invalid
-        self.rule_id = item_id
+            item_id = ""    # the rest is still checked, so that one pass shows every problem
+        else:
+            self.rule_id = item_id
         self.unknown_keys(item, allowed)
         return item_id
 
@@ -367,11 +395,9 @@ class _FileLoader:
             first, second = shape_keys[:2]
             self.error(rule.line_of(second), f"`{second}` cannot be combined with `{first}` "
                                              f"(line {rule.line_of(first)}): a rule has one shape")
-            raise _Invalid
         if not shape_keys:
             self.error(rule.line, "a rule needs `when`, `absent_for` or `sequence`")
-            raise _Invalid
-        shape = shape_keys[0]
+        shape = shape_keys[0] if shape_keys else "when"
         for name, allowed_with in (("for", ("when",)), ("clear", ("when",)),
                                    ("within", ("sequence",)), ("stale_after", ("when",))):
             if name in rule and shape not in allowed_with:
@@ -389,12 +415,13 @@ class _FileLoader:
             for_ms=self.duration(rule, "for"),
             clear_for_ms=self.duration(rule, "clear_for"),
             cooldown_ms=self.duration(rule, "cooldown"),
-            absent_for_ms=self.duration(rule, "absent_for", positive=True),
+            absent_for_ms=self.duration(rule, "absent_for", positive=True)
+            if shape == "absent_for" else 0,
             within_ms=self.duration(rule, "within", positive=True),
             windows=windows,
             fingerprint=hashlib.blake2b(text_of(rule), digest_size=8).hexdigest(),
         )
-        if shape == "when":
+        if shape == "when" and "when" in rule:
             spec.when = self.expression(rule, "when", windows)
             if "clear" in rule:
                 spec.clear = self.expression(rule, "clear", windows)

@@ -24,6 +24,7 @@ __all__ = ["Template", "ALERT_FIELDS"]
 ALERT_FIELDS = frozenset({"key", "rule", "severity", "occurrences"})
 _FIELD = re.compile(r"[A-Za-z][\w]*(?:\.[\w]+)*")
 _SAMPLES = (1.5, 1, "text")
+_MAX_WIDTH = 100   # a width of a billion would render a gigabyte for every alert
 
 
 class Template:
@@ -45,6 +46,9 @@ class Template:
                                  "such as {location.grid}, optionally with a format like :.2f")
             if spec and not any(_formats(sample, spec) for sample in _SAMPLES):
                 raise ValueError(f"bad format {spec!r} for {{{name}}}")
+            if any(int(digits) > _MAX_WIDTH for digits in re.findall(r"\d+", spec)):
+                raise ValueError(f"format {spec!r} for {{{name}}}: widths and precisions "
+                                 f"up to {_MAX_WIDTH}")
             pieces.append((literal, tuple(name.split(".")), spec))
         self._pieces = pieces
 

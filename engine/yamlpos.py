@@ -59,21 +59,93 @@ _Loader.add_implicit_resolver("tag:yaml.org,2002:bool",
                               re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
 
 
+# A rule file is a few levels deep and has no use for aliases; these bounds refuse, with the
+# line, what would otherwise cost minutes and gigabytes (an alias "bomb" of 764 bytes expands
+# to billions of values) or the interpreter's stack (a document nested thousands deep).
+MAX_DEPTH = 32
+MAX_ALIASES = 100
+MAX_VALUES = 1_000_000
+
+
+class _LimitedLoader(_Loader):
+    """The YAML 1.2 loader, refusing documents nested too deep or with too many aliases."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.depth = 0
+        self.aliases = 0
+        self.values = 0                    # what the document expands to, aliases repeated
+        self._sizes: dict[int, int] = {}   # node id -> values it expands to
+
+    def compose_node(self, parent: Any, index: Any) -> yaml.Node:
+        event = self.peek_event()
+        line = event.start_mark.line + 1
+        alias = isinstance(event, yaml.AliasEvent)
+        if alias:
+            self.aliases += 1
+            if self.aliases > MAX_ALIASES:
+                raise YamlError(line, f"more than {MAX_ALIASES} YAML aliases (*name)")
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise YamlError(line, f"nested more than {MAX_DEPTH} levels deep")
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+        size = self._size(node)
+        if alias:
+            self.values += size
+            if self.values > MAX_VALUES:
+                raise YamlError(line, f"the document expands to more than {MAX_VALUES:,} "
+                                      "values (each alias repeats what it names)")
+        elif parent is None:
+            self.values += size
+        return node
+
+    def _size(self, node: yaml.Node) -> int:
+        known = self._sizes.get(id(node))
+        if known is None:
+            if isinstance(node, yaml.MappingNode):
+                known = 1 + sum(self._size(k) + self._size(v) for k, v in node.value)
+            elif isinstance(node, yaml.SequenceNode):
+                known = 1 + sum(self._size(item) for item in node.value)
+            else:
+                known = 1
+            self._sizes[id(node)] = known
+        return known
+
+
 def load(text: str, filename: str = "<string>") -> Any:
-    """Decode one YAML document into located values; `YamlError` on a syntax error."""
+    """Decode one YAML document into located values; `YamlError` on a syntax error or past
+    one of the bounds above."""
+    loader = None
     try:
-        node = yaml.compose(text, Loader=_Loader)
+        loader = _LimitedLoader(text)
+        node = loader.get_single_node()
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         raise YamlError(mark.line + 1 if mark else 1,
                         f"invalid YAML: {error.problem or error}") from None
+    except yaml.YAMLError as error:    # a reader error: a character YAML does not allow
+        raise YamlError(_reader_line(text, error), f"invalid YAML: {error}") from None
+    finally:
+        if loader is not None:
+            loader.dispose()
     if node is None:
         return None
-    return _convert(node, _Constructor())
+    return _convert(node, _Constructor(), 0)
 
 
-def _convert(node: yaml.Node, constructor: _Constructor) -> Any:
+def _reader_line(text: str, error: yaml.YAMLError) -> int:
+    position = getattr(error, "position", None)
+    return text.count("\n", 0, position) + 1 if isinstance(position, int) else 1
+
+
+def _convert(node: yaml.Node, constructor: _Constructor, depth: int) -> Any:
     line = node.start_mark.line + 1
+    if depth > MAX_DEPTH:    # an alias placed deep can name a node nested deep
+        raise YamlError(line, f"nested more than {MAX_DEPTH} levels deep (through an alias)")
+    depth += 1
     if isinstance(node, yaml.MappingNode):
         result = LocatedDict()
         result.line, result.lines = line, {}
@@ -81,17 +153,17 @@ def _convert(node: yaml.Node, constructor: _Constructor) -> Any:
             if key_node.tag == "tag:yaml.org,2002:merge":
                 raise YamlError(key_node.start_mark.line + 1,
                                 "YAML merge keys (<<) are not supported")
-            key = _convert(key_node, constructor)
+            key = _convert(key_node, constructor, depth)
             if isinstance(key, (dict, list)):
                 raise YamlError(key_node.start_mark.line + 1, "a mapping key must be a scalar")
             if key in result:
                 raise YamlError(key_node.start_mark.line + 1,
                                 f"duplicate key {key!r} (first at line {result.lines[key]})")
-            result[key] = _convert(value_node, constructor)
+            result[key] = _convert(value_node, constructor, depth)
             result.lines[key] = key_node.start_mark.line + 1
         return result
     if isinstance(node, yaml.SequenceNode):
-        result = LocatedList(_convert(item, constructor) for item in node.value)
+        result = LocatedList(_convert(item, constructor, depth) for item in node.value)
         result.line = line
         result.lines = {index: item.start_mark.line + 1 for index, item in enumerate(node.value)}
         return result

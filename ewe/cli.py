@@ -63,7 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     push.add_argument("--broker", metavar="kafka://HOST:PORT", default=os.environ.get(
         "EWE_BROKER"), help="the cluster the workers read (default: $EWE_BROKER)")
     push.add_argument("--topic-prefix", default=os.environ.get("EWE_TOPIC_PREFIX", "ewe."))
-    push.add_argument("--at", type=_timestamp, metavar="TIME",
+    push.add_argument("--at", type=_timestamp("--at"), metavar="TIME",
                       help="event time from which the pack applies (default: now + 5s)")
     push.set_defaults(run=_rules_push)
 
@@ -140,7 +140,7 @@ def _parser() -> argparse.ArgumentParser:
     center_commands = center.add_subparsers(title="center commands", required=True)
     archive = center_commands.add_parser(
         "archive", help="move finished alerts out of the ledger into a JSON-lines file")
-    archive.add_argument("--before", required=True, type=_timestamp, metavar="TIME",
+    archive.add_argument("--before", required=True, type=_timestamp("--before"), metavar="TIME",
                          help="alerts whose chain ended before this time (ISO 8601)")
     archive.add_argument("--out", required=True, type=Path, metavar="FILE",
                          help="the archive to write (refused if it exists)")
@@ -157,7 +157,7 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--seed", type=int, default=1)
     sim.add_argument("--duration", type=_duration, default="6h", help="e.g. 6h, 1d, 2d")
     sim.add_argument("--devices", type=int, default=500)
-    sim.add_argument("--start", type=_timestamp, default=DEFAULT_START_MS,
+    sim.add_argument("--start", type=_timestamp("--start"), default=DEFAULT_START_MS,
                      help="ISO 8601 start (default 2026-07-01T00:00:00+08:00)")
     sim.add_argument("--out", required=True, metavar="FILE", help="events, JSON lines")
     sim.add_argument("--truth", metavar="FILE", help="injected incidents, JSON lines")
@@ -172,11 +172,13 @@ def _duration(text: str) -> int:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
-def _timestamp(text: str) -> int:
-    try:
-        return parse_timestamp(text, "--start")
-    except EventError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
+def _timestamp(flag: str) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            return parse_timestamp(text, flag)
+        except EventError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+    return parse
 
 
 # -- rules ---------------------------------------------------------------------------------------

@@ -43,6 +43,9 @@ class PipelineMetrics:
                                    "Events evaluated by each rule.", ["rule"], registry=r)
         self.firings = Counter("ewe_rule_firings_total", "Alert episodes fired by each rule.",
                                ["rule"], registry=r)
+        self.rule_errors = Counter("ewe_rule_errors_total",
+                                   "Rules and models quarantined in a partition after failing "
+                                   "at run time.", ["rule"], registry=r)
         self.alerts = Counter("ewe_alert_records_total",
                               "Alert records emitted (fired, escalated, resolved).",
                               ["severity", "status"], registry=r)

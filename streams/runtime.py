@@ -118,6 +118,16 @@ def print_alert(alert: dict) -> None:
           f"{place}  {summary}", flush=True)
 
 
+def _log_to_stderr(level: str) -> None:
+    """Everything logged at `level` or above, Faust's own included, on standard error: a
+    worker that stops must always say why."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+
+
 def _check_port_free(host: str, port: int) -> None:
     with socket.socket() as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -132,6 +142,7 @@ def serve(settings: Settings, pack: Pack, *, out=sys.stderr,
           attach: Callable[[str], Attachment] | None = None) -> int:
     """Run until SIGTERM/SIGINT. Without `settings.broker`, start the embedded broker first.
     `attach(bootstrap)` adds a part served under the same base URL (the center)."""
+    _log_to_stderr(settings.log_level)
     _check_port_free(settings.http_host, settings.http_port)
     Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
     broker = None

@@ -26,6 +26,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
+from engine.evaluator import Quarantine
+from engine.events import format_timestamp
 from engine.feedback import RuleVerdicts, verdict_of
 from engine.pack import Pack
 from engine.rulefile import RuleFileError
@@ -84,6 +86,7 @@ class Worker:
         self.locks: dict[int, asyncio.Lock] = {}
         self.assigned: set[int] = set()
         self.switch: tuple[int, Pack, str] | None = None   # the latest pushed pack
+        self.quarantines: dict[tuple[int, str], Quarantine] = {}
         # The record of the pack pushed last, kept beside the checkpoints: a restart goes on
         # with it (the checkpoints hold its rules' state), whatever `--rules` says.
         self.pushed = Path(settings.data_dir) / "rules-pushed.json"
@@ -144,6 +147,19 @@ class Worker:
             outcome = runner.handle(message.topic, message.offset, message.value)
             await self._emit(outcome.alerts, outcome.dead)
         self._count(message, outcome)
+        self._note_quarantines(partition, runner)
+
+    def _note_quarantines(self, partition: int, runner: PartitionRunner) -> None:
+        """Log and count each rule or model the partition's evaluator took out, once."""
+        for rule_id, held in runner.evaluator.quarantined.items():
+            if (partition, rule_id) in self.quarantines:
+                continue
+            self.quarantines[partition, rule_id] = held
+            self.metrics.rule_errors.labels(rule_id).inc()
+            log.error("rule %s failed at event time %s and is quarantined in partition %d "
+                      "(the other rules go on): %s", rule_id,
+                      format_timestamp(held.at) if held.at is not None else "?", partition,
+                      held.reason)
 
     async def _emit(self, alerts: list[dict], dead: list) -> None:
         if alerts:
@@ -256,6 +272,7 @@ class Worker:
             async with self.locks[partition]:
                 alerts = runner.tick(idle_after)
                 await self._emit(alerts, [])
+            self._note_quarantines(partition, runner)
             label = str(partition)
             evaluator = runner.evaluator
             if evaluator.max_time > 0:
@@ -300,9 +317,17 @@ class Worker:
         return learned
 
     def health(self) -> dict:
+        quarantined: dict[str, dict] = {}
+        for (partition, rule_id), held in sorted(self.quarantines.items()):
+            runner = self.runners.get(partition)
+            if runner is not None and rule_id in runner.evaluator.quarantined:
+                entry = quarantined.setdefault(rule_id, {"reason": held.reason,
+                                                         "partitions": []})
+                entry["partitions"].append(partition)
         return {"status": "ok" if self.assigned else "starting",
                 "partitions": sorted(self.assigned), "rules": len(self.pack),
-                "rules_version": self.switch[2] if self.switch else "local"}
+                "rules_version": self.switch[2] if self.switch else "local",
+                "quarantined": quarantined}
 
 
 def _write_and_exit(store: CheckpointStore, checkpoints: list) -> None:

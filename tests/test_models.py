@@ -130,3 +130,62 @@ def test_a_z_score_of_the_plain_value_keeps_its_state_in_arrays_with_the_same_sc
     assert Evaluator(array_pack).models["level"].array is not None
     assert Evaluator(object_pack).models["level"].array is None
     assert all(abs(a - b) < 1e-12 for a, b in zip(*scores, strict=True))
+
+
+class _FailsAbove100:
+    """A detector with a bug that only a value above 100 reaches."""
+
+    def __init__(self, warmup: int = 0) -> None:
+        self.warmup = warmup
+
+    def score_one(self, x: dict) -> float:
+        return 0.0
+
+    def learn_one(self, x: dict) -> None:
+        if x["value"] > 100:
+            raise ArithmeticError("the detector's bug")
+
+
+BROKEN = """
+models:
+  - id: broken
+    detector: fails_above_100
+    on: reading
+    match: {type: water_level}
+rules:
+  - id: level.unusual
+    on: reading
+    match: {type: water_level}
+    when: score("broken") > 0.5
+    severity: blue
+  - id: level.high
+    on: reading
+    match: {type: water_level}
+    when: value > 150
+    severity: red
+"""
+
+
+def test_a_model_that_fails_at_run_time_is_quarantined_and_the_other_rules_go_on(monkeypatch):
+    from engine import anomaly
+
+    monkeypatch.setitem(anomaly.DETECTORS, "fails_above_100", _FailsAbove100)
+    evaluator = Evaluator(Pack.from_text(BROKEN), lateness_ms=0)
+    alerts = evaluator.process(readings([1.0, 2.0, 200.0, 3.0, 300.0, 4.0])).alerts
+    alerts += evaluator.flush().alerts
+    assert [(a["rule"], a["change"]) for a in alerts] == [
+        ("level.high", "fired"), ("level.high", "resolved"), ("level.high", "fired"),
+        ("level.high", "resolved")]
+    held = evaluator.quarantined["broken"]
+    assert held.reason == "ArithmeticError: the detector's bug" and T0 <= held.at <= T0 + 2 * M
+
+
+def test_a_quarantined_model_stays_out_after_a_restore(monkeypatch):
+    from engine import anomaly
+
+    monkeypatch.setitem(anomaly.DETECTORS, "fails_above_100", _FailsAbove100)
+    evaluator = Evaluator(Pack.from_text(BROKEN), lateness_ms=0)
+    evaluator.process(readings([1.0, 200.0, 3.0]))
+    restored = Evaluator(Pack.from_text(BROKEN), lateness_ms=0)
+    restored.restore(evaluator.snapshot())
+    assert list(restored.quarantined) == ["broken"] and "broken" not in restored.models

@@ -44,6 +44,10 @@ REFUSALS = {
     "flow-mapping-comma": (5, "a {...} mapping ends each value at a comma"),
     "bad-key": (4, "`key` must be a field"),
     "kind-not-in-on": (4, "match: kind ['report'] is not among `on: ['reading']`"),
+    "bad-param-name": (5, "params: unknown parameter 'fading_factr' (did you mean "
+                          "'fading_factor'?)"),
+    "bad-param-type": (5, "params: fading_factor: expected a number, got 'banana'"),
+    "bad-param-value": (5, "params: fading_factor must be in (0, 1), got 5"),
 }
 
 

@@ -20,6 +20,7 @@ from center.feed import Feed
 from center.ledger import BadRequest, Ledger
 from center.metrics import CenterMetrics
 from center.store import Store
+from engine.events import EventError, parse_timestamp
 
 __all__ = ["Center", "Json", "Text", "get_center", "require", "epoch_ms", "no_nul_in_url"]
 
@@ -123,4 +124,7 @@ def epoch_ms(moment: datetime | None, name: str) -> int | None:
         return None
     if moment.tzinfo is None:
         raise BadRequest(f"{name} needs a time zone, e.g. 2026-07-01T08:00:00+08:00")
-    return int(moment.timestamp() * 1000)
+    try:
+        return parse_timestamp(int(moment.timestamp() * 1000), name)
+    except EventError as error:
+        raise BadRequest(str(error)) from None
