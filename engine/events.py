@@ -17,41 +17,44 @@ Unix epoch beside the event, never inside it:
 ...        b'"type":"x","value":1}')
 Traceback (most recent call last):
 ...
-engine.events.EventError: ts: ISO 8601 timestamp needs a UTC offset (e.g. +08:00 or Z)
+engine.refusals.EventError: ts: ISO 8601 timestamp needs a UTC offset (e.g. +08:00 or Z)
 """
 from __future__ import annotations
 
-import re
-import time
-from datetime import UTC, datetime, timedelta
 from math import isfinite
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import msgspec
 
+from engine.refusals import EventError, check_nesting, translate, type_name, type_words
+from engine.timestamps import MAX_MS, MIN_MS, format_timestamp, known_times, parse_timestamp
+
 __all__ = ["Event", "Location", "EventError", "decode", "from_dict", "to_dict",
            "parse_timestamp", "format_timestamp", "EVENT_FIELDS", "LOCATION_FIELDS", "SCHEMA_PATH"]
 
 SCHEMA_PATH = Path(__file__).parent / "schemas" / "event.schema.json"
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MS = timedelta(milliseconds=1)
-# Timestamps far outside this range are almost always seconds sent as milliseconds (or the reverse).
-_MIN_MS = 946_684_800_000     # 2000-01-01
-_MAX_MS = 7_258_118_400_000   # 2200-01-01
+# What one event may hold: far more than any device or resident sends, far less than what
+# would let a single event fill a worker's memory or a Kafka record.
+MAX_EVENT_BYTES = 64 * 1024
+MAX_NAME_CHARS = 256          # ids, types, units, channels, categories, places
+MAX_TEXT_CHARS = 8_000        # a report's text
+MAX_ATTRS_BYTES = 16 * 1024   # attrs and reporter, as JSON
+MAX_NESTING = 16              # levels of objects and arrays inside attrs or reporter
 
-_Text = Annotated[str, msgspec.Meta(min_length=1)]
+_Text = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_NAME_CHARS)]
+_Name = Annotated[str, msgspec.Meta(max_length=MAX_NAME_CHARS)]
 
 
 class Location(msgspec.Struct, gc=False, frozen=True, omit_defaults=True):
     """District › street › community › grid › building, and coordinates."""
 
-    district: str | None = None
-    street: str | None = None
-    community: str | None = None
-    grid: str | None = None
-    building: str | None = None
+    district: _Name | None = None
+    street: _Name | None = None
+    community: _Name | None = None
+    grid: _Name | None = None
+    building: _Name | None = None
     lat: Annotated[float, msgspec.Meta(ge=-90, le=90)] | None = None
     lon: Annotated[float, msgspec.Meta(ge=-180, le=180)] | None = None
 
@@ -61,17 +64,17 @@ class Event(msgspec.Struct, gc=False, omit_defaults=True):
 
     kind: Literal["reading", "report"]
     id: _Text
-    ts: int | str
-    source: str | None = None
+    ts: int | _Name
+    source: _Name | None = None
     location: Location | None = None
     attrs: dict[str, Any] | None = None
     device_id: _Text | None = None
     type: _Text | None = None
     value: float | None = None
-    unit: str | None = None
-    channel: str | None = None
-    text: _Text | None = None
-    category: str | None = None
+    unit: _Name | None = None
+    channel: _Name | None = None
+    text: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_TEXT_CHARS)] | None = None
+    category: _Name | None = None
     reporter: dict[str, Any] | None = None
     # Set by ewe, never by a producer: the anomaly score each model gave this event.
     scores: dict[str, float] | None = None
@@ -107,10 +110,13 @@ class _Shared:
 
     def add(self, text: bytes) -> Any:
         """Decode a text not seen before, and remember it."""
+        if len(text) > MAX_ATTRS_BYTES:
+            raise EventError(self.field, f"larger than {MAX_ATTRS_BYTES} bytes of JSON")
         try:
             value = self.decoder.decode(text)
         except msgspec.ValidationError as error:
-            raise _translate(error, self.field) from None
+            raise translate(error, self.field) from None
+        check_nesting(value, self.field, MAX_NESTING)
         if len(self.values) >= 65_536:  # bounded: far fewer places and devices report
             self.values.clear()
         self.values[text] = value
@@ -122,23 +128,18 @@ _shared_attrs = _Shared("attrs", dict[str, Any] | None)
 _known_locations, _known_attrs = _shared_location.values, _shared_attrs.values
 
 
-class EventError(ValueError):
-    """An event that cannot be accepted; `field` names the offending field ("$" for the whole)."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
-        self.reason = reason
-
-
 def decode(raw: bytes | str) -> tuple[int, Event]:
     """Parse and validate one JSON event; returns (event time in ms, event)."""
+    if len(raw) > MAX_EVENT_BYTES:
+        raise EventError("$", f"an event is at most {MAX_EVENT_BYTES} bytes, got {len(raw)}")
     try:
         event = _DECODER.decode(raw)
     except msgspec.ValidationError as error:
-        raise _translate(error) from None
+        raise _every_problem(_generic(raw, error)) from None
     except msgspec.DecodeError as error:
         raise EventError("$", f"invalid JSON: {error}") from None
+    except RecursionError:
+        raise _too_deep() from None
     # The lookups inline, a call only for a text not seen before: this runs for every event.
     location, attrs = event.location, event.attrs
     if location is _ABSENT:
@@ -153,18 +154,93 @@ def decode(raw: bytes | str) -> tuple[int, Event]:
         text = bytes(attrs)
         known = _known_attrs.get(text, _ABSENT)
         event.attrs = _shared_attrs.add(text) if known is _ABSENT else known
-    return _check(event), event
+    if event.reporter is not None:
+        _check_reporter(event.reporter)
+    try:
+        return _check(event), event
+    except EventError as error:
+        raise _every_problem(_generic(raw, error)) from None
 
 
 def from_dict(data: Any) -> tuple[int, Event]:
     """Validate an already-parsed event (a dict, as from YAML or another decoder)."""
     if type(data) is not dict:
-        raise EventError("$", f"an event is a JSON object, got {_type_name(data)}")
+        raise EventError("$", f"an event is a JSON object, got {type_name(data)}")
     try:
         event = msgspec.convert(data, Event)
-    except msgspec.ValidationError as error:
-        raise _translate(error) from None
-    return _check(event), event
+        for name in ("attrs", "reporter"):
+            check_nesting(getattr(event, name), name, MAX_NESTING)
+        return _check(event), event
+    except (msgspec.ValidationError, EventError):
+        raise _every_problem(data) from None
+
+
+def _generic(raw: bytes | str, first: Exception) -> Any:
+    """The event as plain data, to find all its problems; the first one alone when the JSON
+    cannot even be read as plain data (a number out of range)."""
+    try:
+        return msgspec.json.decode(raw)
+    except RecursionError:
+        raise _too_deep() from None
+    except msgspec.ValidationError:
+        raise first if isinstance(first, EventError) else translate(first) from None
+
+
+def _too_deep() -> EventError:
+    return EventError("$", f"JSON nested too deeply (objects and arrays {MAX_NESTING} levels "
+                           "deep at most)")
+
+
+def _check_reporter(reporter: dict) -> None:
+    if len(msgspec.json.encode(reporter)) > MAX_ATTRS_BYTES:
+        raise EventError("reporter", f"larger than {MAX_ATTRS_BYTES} bytes of JSON")
+    check_nesting(reporter, "reporter", MAX_NESTING)
+
+
+def _every_problem(data: Any) -> EventError:
+    """Every problem of an event that failed validation, field by field (the slow path, for
+    refusals only: the decoder stops at the first)."""
+    if type(data) is not dict:
+        return EventError("$", "an event is a JSON object, got "
+                               + type_words(data))
+    problems: list[tuple[str, str]] = []
+    for spec in msgspec.structs.fields(Event):
+        if spec.name not in data:
+            if spec.required:
+                problems.append((spec.name, 'missing (expected "reading" or "report")'
+                                 if spec.name == "kind" else "missing"))
+            continue
+        try:
+            value = msgspec.convert(data[spec.name], spec.type)
+            if spec.name in ("attrs", "reporter"):
+                if len(msgspec.json.encode(value)) > MAX_ATTRS_BYTES:
+                    raise EventError(spec.name, f"larger than {MAX_ATTRS_BYTES} bytes of JSON")
+                check_nesting(value, spec.name, MAX_NESTING)
+        except msgspec.ValidationError as error:
+            problems.append(translate(error, spec.name).problems[0])
+        except EventError as error:
+            problems.extend(error.problems)
+    if not any(name == "scores" for name, _ in problems) and data.get("scores") is not None:
+        problems.append(("scores", "is set by ewe's anomaly models, not by producers"))
+    kind = data.get("kind")
+    required = {"reading": ("device_id", "type", "value"), "report": ("text",)}.get(kind, ())
+    for name in required:
+        if data.get(name) is None and not any(field == name for field, _ in problems):
+            expected = "a number" if name == "value" else "a non-empty string"
+            problems.append((name, f"missing (expected {expected})"))
+    value = data.get("value")
+    if kind == "reading" and isinstance(value, float) and not isfinite(value):
+        problems.append(("value", "must be finite"))
+    if not any(name == "ts" for name, _ in problems) and "ts" in data:
+        try:
+            parse_timestamp(data["ts"])
+        except EventError as error:
+            problems.append(error.problems[0])
+    order = {name: index for index, name in enumerate(Event.__struct_fields__)}
+    problems.sort(key=lambda problem: order.get(problem[0].split(".")[0], -1))
+    if not problems:    # not expected: validation failed, so some field must be wrong
+        problems.append(("$", "not a valid event"))
+    return EventError(*problems[0], tuple(problems[1:]))
 
 
 def to_dict(event: Event) -> dict[str, Any]:
@@ -188,99 +264,12 @@ def _check(event: Event) -> int:
         raise EventError("text", "missing (expected a non-empty string)")
     ts = event.ts
     if type(ts) is int:
-        if _MIN_MS <= ts < _MAX_MS:
+        if MIN_MS <= ts < MAX_MS:
             return ts
     else:
-        cached = _ts_cache.get(ts)
+        cached = known_times.get(ts)
         if cached is not None:
             return cached
     return parse_timestamp(ts)
 
 
-_ts_cache: dict[str, int] = {}
-
-
-def parse_timestamp(value: Any, field: str = "ts") -> int:
-    """Event time in epoch milliseconds, from ISO 8601 with an offset or from epoch ms."""
-    if type(value) is str:
-        cached = _ts_cache.get(value)
-        if cached is not None:
-            return cached
-        try:
-            moment = datetime.fromisoformat(value)
-        except ValueError:
-            raise EventError(field, f"not an ISO 8601 timestamp: {value!r}") from None
-        if moment.tzinfo is None:
-            raise EventError(field, "ISO 8601 timestamp needs a UTC offset (e.g. +08:00 or Z)")
-        ms = (moment - _EPOCH) // _MS
-        _in_range(ms, value, field)
-        # Only a checked time is remembered: a cached text skips every check above.
-        if len(_ts_cache) >= 65_536:  # bounded: streams repeat recent timestamps, not old ones
-            _ts_cache.clear()
-        _ts_cache[value] = ms
-        return ms
-    if type(value) is int:
-        return _in_range(value, value, field)
-    raise EventError(field, "expected an ISO 8601 string or integer epoch milliseconds, "
-                            f"got {_type_name(value)}")
-
-
-def _in_range(ms: int, value: Any, field: str) -> int:
-    if not _MIN_MS <= ms < _MAX_MS:
-        raise EventError(field, f"timestamp {value!r} is outside 2000..2200 "
-                                "(epoch milliseconds expected, not seconds)")
-    return ms
-
-
-def format_timestamp(ms: int) -> str:
-    """ISO 8601 in UTC with millisecond precision, the form of every time ewe emits.
-
-    >>> format_timestamp(1782864000000)
-    '2026-07-01T00:00:00.000Z'
-    """
-    seconds, millis = divmod(ms, 1000)
-    t = time.gmtime(seconds)   # several times faster than datetime's strftime
-    return (f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T{t.tm_hour:02d}:{t.tm_min:02d}:"
-            f"{t.tm_sec:02d}.{millis:03d}Z")
-
-
-_TYPE_WORDS = {"float": "a number", "str": "a string", "int | str": "an ISO 8601 string or "
-               "integer epoch milliseconds", "object": "an object", "array": "an array",
-               "bool": "boolean", "int": "integer", "null": "null", "str | null": "a string",
-               "float | null": "a number", "object | null": "an object"}
-_VALIDATION = re.compile(r"(?P<what>.*?)(?: - at `\$(?P<path>[^`]*)`)?$")
-
-
-def _translate(error: msgspec.ValidationError, within: str = "") -> EventError:
-    """msgspec's message, in the words and field paths of the envelope."""
-    match = _VALIDATION.match(str(error))
-    field = (match.group("path") or "").lstrip(".")
-    field = ".".join(filter(None, (within, field))) or "$"
-    what = match.group("what")
-    typed = re.fullmatch(r"Expected `([^`]+)`, got `([^`]+)`", what)
-    missing = re.fullmatch(r"Object missing required field `(\w+)`", what)
-    if typed:
-        expected, got = (_TYPE_WORDS.get(name, name) for name in typed.groups())
-        if field == "$":
-            return EventError(field, f"an event is a JSON object, got {got}")
-        return EventError(field, f"expected {expected}, got {got}")
-    if missing:
-        name = missing.group(1)
-        path = f"{field}.{name}" if field != "$" else name
-        return EventError(path, 'missing (expected "reading" or "report")' if name == "kind"
-                          else "missing")
-    if what.startswith("Invalid enum value"):
-        return EventError(field, f'expected "reading" or "report", got {what[19:]}')
-    if what.startswith("Expected `str` of length >= 1"):
-        return EventError(field, "expected a non-empty string, got an empty one")
-    if re.fullmatch(r"Expected `float` [<>]= -?[\d.]+", what):
-        limit = 90 if field.endswith("lat") else 180
-        return EventError(field, f"expected a number in [-{limit}, {limit}]")
-    if what == "Number out of range":
-        return EventError(field, "must be finite")
-    return EventError(field, what[0].lower() + what[1:])
-
-
-def _type_name(value: Any) -> str:
-    return {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null",
-            int: "integer", float: "number"}.get(type(value), type(value).__name__)

@@ -310,6 +310,10 @@ def _summary(counts: ReplayCounts, evaluator: Evaluator, severities: Counter, el
         say(f"  rejected {reason}")
     if rejected:
         say("  rejected by field: " + ", ".join(f"{f} {n}" for f, n in rejected.most_common()))
+    for held in evaluator.quarantined.values():
+        at = format_timestamp(held.at) if held.at is not None else "?"
+        say(f"quarantined: {held.id} failed at event time {at} and evaluated nothing after: "
+            f"{held.reason}")
     levels = ("blue", "yellow", "orange", "red")
     rules = sorted({rule for rule, _ in severities})
     say(f"alerts fired: {sum(severities.values())}")

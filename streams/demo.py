@@ -13,10 +13,10 @@ import orjson
 
 from engine.events import parse_timestamp
 from engine.simulation import simulate
+from streams.clock import wall_ms
 from streams.ingest import Ingest
 from streams.records import join
 from streams.settings import Settings
-from streams.worker import wall_ms
 
 __all__ = ["DemoCity"]
 

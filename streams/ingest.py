@@ -9,12 +9,13 @@ the sender.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaProducer
 
-from engine.events import EventError, decode
+from engine.events import EventError, decode, format_timestamp
+from streams.clock import wall_ms
 from streams.metrics import PipelineMetrics
 from streams.records import RecordError, area_key, dead_letter, join, partition_of, split
 from streams.settings import Settings
@@ -36,8 +37,11 @@ class Receipt:
 
 
 class Ingest:
-    def __init__(self, settings: Settings, bootstrap: str, metrics: PipelineMetrics) -> None:
+    def __init__(self, settings: Settings, bootstrap: str, metrics: PipelineMetrics, *,
+                 clock: Callable[[], int] = wall_ms) -> None:
         self.topics = {"reading": settings.topic("readings"), "report": settings.topic("reports")}
+        self.max_future_ms = settings.ms("max_future")
+        self.clock = clock
         self.dead_letter_topic = settings.topic("dead-letter")
         self.window_s = settings.ms("batch_window") / 1000
         self.bootstrap = bootstrap
@@ -69,9 +73,13 @@ class Ingest:
             self.metrics.ingested.labels(source, "rejected").inc()
             return receipt
         groups = self._groups
+        horizon = self.clock() + self.max_future_ms
         for index, raw in enumerate(raws):
             try:
-                _, event = decode(raw)
+                t, event = decode(raw)
+                if t > horizon:   # the workers would refuse it too, after a 202
+                    raise EventError("ts", f"{format_timestamp(t)} is more than "
+                                           f"{self.max_future_ms // 1000} s ahead of the clock")
             except EventError as error:
                 receipt.rejected += 1
                 if len(receipt.rejections) < MAX_REJECTIONS_LISTED:

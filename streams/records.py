@@ -55,6 +55,8 @@ def split(value: bytes | None) -> list[bytes | msgspec.Raw]:
             return _as_batch.decode(value)
         except msgspec.DecodeError as error:
             raise RecordError(f"record: not a JSON object or array ({_plain(error)})") from None
+        except RecursionError:
+            raise RecordError("record: JSON nested too deeply") from None
     raise RecordError("record: not a JSON object or array")
 
 

@@ -32,20 +32,17 @@ from engine.feedback import RuleVerdicts, verdict_of
 from engine.pack import Pack
 from engine.rulefile import RuleFileError
 from streams.checkpoint import CheckpointStore
+from streams.clock import wall_ms
 from streams.metrics import PipelineMetrics, faust_monitor
 from streams.partition import Outcome, PartitionRunner
 from streams.settings import Settings
 
-__all__ = ["Worker", "wall_ms", "FETCH_WAIT_MS"]
+__all__ = ["Worker", "FETCH_WAIT_MS"]
 
 log = logging.getLogger("ewe.worker")
 
 # Faust hard-codes a 1.5 s fetch wait, which would be the floor of every alert's latency.
 FETCH_WAIT_MS = 10
-
-
-def wall_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):

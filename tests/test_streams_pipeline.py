@@ -154,9 +154,34 @@ def test_unreadable_kafka_record_is_dead_lettered_and_the_worker_goes_on(worker)
 def test_event_stamped_far_in_the_future_is_dead_lettered_not_evaluated(worker):
     future = smoke("k4")
     future["ts"] += 86_400_000
-    worker.post("/v1/events", orjson.dumps(future))
+    produce(worker_bootstrap(worker), [(f"{worker.prefix}readings", None,
+                                        orjson.dumps(future))])
     [letter] = dead_letters_about(worker, '"k4"')
-    assert "ahead of the clock" in letter["reason"]
+    assert "ahead of the clock" in letter["reason"] and letter["topic"].endswith("readings")
+
+
+def test_http_event_stamped_far_in_the_future_is_refused_at_the_edge(worker):
+    future = smoke("h40")
+    future["ts"] += 86_400_000
+    status, answer = worker.post("/v1/events", orjson.dumps(future))
+    assert status == 400
+    assert answer["rejections"][0]["reason"].endswith("is more than 3600 s ahead of the clock")
+
+
+def test_http_event_with_several_bad_fields_is_told_about_each(worker):
+    status, answer = worker.post("/v1/events", orjson.dumps({**smoke("h41"), "ts": "yesterday",
+                                                             "value": "x"}))
+    assert status == 400
+    assert answer["rejections"][0]["reason"] == (
+        "ts: not an ISO 8601 timestamp: 'yesterday'; value: expected a number, got a string")
+
+
+def test_http_event_nested_100000_deep_is_refused_and_dead_lettered(worker):
+    deep = b'{"kind":"reading","id":"h42","attrs":' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    status, answer = worker.post("/v1/events", deep)
+    assert status == 400 and "at most 65536 bytes" in answer["rejections"][0]["reason"]
+    status, answer = worker.post("/v1/events", b"[" * 30_000 + b"]" * 30_000)
+    assert status == 400 and "nested too deeply" in answer["rejections"][0]["reason"]
 
 
 def test_event_sent_twice_is_evaluated_once_and_counted_as_a_duplicate(worker):
