@@ -5,8 +5,8 @@ random bits, so a fast digest is enough — there is nothing to guess that a slo
 protect). Its id (`token_id`) is derived from the digest, so whoever holds a token can name it;
 a revoked token authenticates no more.
 
->>> allowed("viewer", "act"), allowed("operator", "act"), allowed("rule_author", "silence")
-(False, True, True)
+>>> Principal("tok-1", "ops", "operator").may("act")
+True
 """
 from __future__ import annotations
 
@@ -15,18 +15,11 @@ import secrets
 from dataclasses import dataclass
 
 from center.store import Store
+from engine.roles import PERMISSIONS, ROLES, allowed
 
 __all__ = ["ROLES", "PERMISSIONS", "Principal", "allowed", "create_token", "token_id",
            "authenticate", "has_tokens", "list_tokens", "revoke_token"]
 
-ROLES = ("viewer", "operator", "rule_author", "admin")
-PERMISSIONS: dict[str, frozenset[str]] = {
-    "read": frozenset(ROLES),
-    "act": frozenset({"operator", "admin"}),            # chain actions and feedback
-    "silence": frozenset({"operator", "rule_author", "admin"}),
-    "contacts": frozenset({"operator", "admin"}),       # reporters' contact details unmasked
-    "tokens": frozenset({"admin"}),
-}
 _PREFIX = "ewe_"
 
 
@@ -38,10 +31,6 @@ class Principal:
 
     def may(self, permission: str) -> bool:
         return allowed(self.role, permission)
-
-
-def allowed(role: str, permission: str) -> bool:
-    return role in PERMISSIONS[permission]
 
 
 def _digest(token: str) -> str:

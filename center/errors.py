@@ -6,6 +6,8 @@
      ├── AuthError
      │    ├── Unauthorized ....... 401  no token, or one the center does not know
      │    └── Forbidden .......... 403  the token's role may not do this
+     ├── PermissionError
+     │    └── NotAllowed ......... 403  the role may, but not this far (a silence too long)
      └── ValueError
           ├── BadRequest .......... 400  a malformed cursor, an empty feedback, a bad silence
           └── ChainError .......... 409  the alert's chain state does not allow the action
@@ -18,7 +20,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from center.ledger import BadRequest, NotFound
+from center.ledger import BadRequest, NotAllowed, NotFound
 from engine.chain import ChainError
 
 __all__ = ["AuthError", "Unauthorized", "Forbidden", "install_handlers", "error_body"]
@@ -38,7 +40,7 @@ class Forbidden(AuthError):
 
 _STATUS = {NotFound: (404, "not_found"), BadRequest: (400, "bad_request"),
            ChainError: (409, "invalid_transition"), Unauthorized: (401, "unauthorized"),
-           Forbidden: (403, "forbidden")}
+           Forbidden: (403, "forbidden"), NotAllowed: (403, "forbidden")}
 
 
 def error_body(message: str, code: str) -> dict[str, str]:

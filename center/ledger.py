@@ -23,6 +23,7 @@ from typing import Any
 
 import orjson
 
+from center import contacts as contacts_of
 from center.store import Cursor, Store
 from engine.chain import ChainError, State, answered, transition
 from engine.duty import SLA_STEPS, DutyList
@@ -30,10 +31,10 @@ from engine.events import format_timestamp, parse_timestamp
 from engine.feedback import VERDICTS
 from engine.lifecycle import Level
 from engine.matchers import field_of, matches
-from engine.silence import Silence, mutes
+from engine.silence import Silence, mutes, refusal
 
 __all__ = ["Ledger", "alert_record_problem", "AlertFilter", "IncidentFilter", "NotFound",
-           "BadRequest", "IngestResult", "Page"]
+           "BadRequest", "NotAllowed", "IngestResult", "Page"]
 
 _CONDITION_CHANGES = ("fired", "escalated", "resolved")
 _ROWS_PER_STATEMENT = 1000    # SQLite takes at most 32,766 parameters in a statement
@@ -78,6 +79,10 @@ class NotFound(LookupError):
 
 class BadRequest(ValueError):
     """A request the ledger cannot take as given (a malformed cursor, an empty feedback)."""
+
+
+class NotAllowed(PermissionError):
+    """The caller's role may not do this here (a silence beyond its limits)."""
 
 
 @dataclass(frozen=True)
@@ -145,6 +150,9 @@ class Ledger:
             silences = self._active_silences(tx, now)
             fresh = self._record_changes(tx, records, now)
             result.duplicates = len(records) - len(fresh)
+            contacts_of.link(tx, {record["id"]: [item["id"] for item in record.get("evidence")
+                                                 or () if "text" in item and "id" in item]
+                                  for record in fresh})
             rows = self._rows(tx, {record["id"] for record in fresh})
             writes = _Writes(tx)
             opening = [record for record in fresh if record["id"] not in rows]
@@ -363,7 +371,7 @@ class Ledger:
             _update(tx, alert_id, changes)
             event = self._append(tx, alert_id, now, actor, action, recorded)
             row.update(changes)
-            detail = self._detail(tx, row, now)
+            detail = self._detail(tx, row, now, contacts=True)
         self._publish([{"type": "event", "event": event, "alert": _summary(row)}])
         return detail
 
@@ -390,7 +398,7 @@ class Ledger:
             _update(tx, alert_id, changes)
             event = self._append(tx, alert_id, now, actor, "feedback", given)
             row.update(changes)
-            detail = self._detail(tx, row, now)
+            detail = self._detail(tx, row, now, contacts=True)
         self._publish([{"type": "event", "event": event, "alert": _summary(row)}])
         return detail
 
@@ -490,9 +498,14 @@ class Ledger:
 
     # -- silences --------------------------------------------------------------------------------
     def add_silence(self, *, matchers: Mapping[str, Any], starts_at: int, ends_at: int,
-                    author: str, reason: str) -> dict:
+                    author: str, role: str, reason: str) -> dict:
+        """Set a silence, within the duty list's limits for the author's role (`NotAllowed`)."""
         if ends_at <= starts_at:
             raise BadRequest("a silence must end after it starts")
+        refused = refusal(self.duty.silence_limits, role=role, matchers=matchers,
+                          starts_at=starts_at, ends_at=ends_at, now=self.clock())
+        if refused is not None:
+            raise NotAllowed(refused)
         silence = Silence(f"sil-{secrets.token_hex(8)}", dict(matchers), starts_at, ends_at,
                           author, reason)
         with self.store.transaction() as tx:
@@ -524,7 +537,7 @@ class Ledger:
 
     # -- archiving -------------------------------------------------------------------------------
     def archive(self, before: int, keep: Callable[[list[dict]], None], *,
-                batch: int = 500) -> int:
+                batch: int = 500, contacts: bool = False) -> int:
         """Take out of the ledger the alerts whose chain ended (closed, or marked a false
         positive) before `before` and that have nothing left to send (every history entry
         published, every notice delivered or given up), handing each batch's whole views to
@@ -541,11 +554,14 @@ class Ledger:
                     "FROM notifications n WHERE n.alert_id = a.id AND n.status = 'pending') "
                     "ORDER BY updated_at, id LIMIT ?", (before, batch)).fetchall()
                 if not rows:
+                    # Contacts of reports that raised nothing go too: the reply needs none.
+                    contacts_of.forget_unlinked(tx, before)
                     return archived
                 now = self.clock()
-                keep([self._detail(tx, row, now) for row in rows])
+                keep([self._detail(tx, row, now, contacts=contacts) for row in rows])
                 archived += len(rows)
                 ids = [row["id"] for row in rows]
+                contacts_of.forget(tx, ids)
                 marks = ", ".join("?" * len(ids))
                 for table, column in (("notifications", "alert_id"), ("alert_events", "alert_id"),
                                       ("alerts", "id")):
@@ -558,13 +574,22 @@ class Ledger:
                                incidents)
 
     # -- reading ---------------------------------------------------------------------------------
-    def alert(self, alert_id: str) -> dict:
+    def alert(self, alert_id: str, *, contacts: bool = False) -> dict:
+        """The whole view of an alert; with `contacts`, each report of its evidence with its
+        reporter and original text (for the handler's view, and nowhere else)."""
         with self.store.transaction() as tx:
-            return self._detail(tx, self._row(tx, alert_id), self.clock())
+            return self._detail(tx, self._row(tx, alert_id), self.clock(), contacts=contacts)
 
-    def _detail(self, tx: Cursor, row: Mapping[str, Any], now: int) -> dict:
+    def _detail(self, tx: Cursor, row: Mapping[str, Any], now: int, *,
+                contacts: bool = False) -> dict:
         """The whole view of an alert, read in the caller's transaction."""
         record = orjson.loads(row["body"])
+        evidence = without_contacts(record.get("evidence") or [])
+        if contacts:
+            kept = contacts_of.of_alert(tx, row["id"])
+            evidence = [{**item, **{name: value for name, value in kept[item["id"]].items()
+                                    if value is not None}} if item.get("id") in kept else item
+                        for item in evidence]
         deadlines = self.duty.deadlines(row["severity"], row["opened_at"])
         events = tx.execute("SELECT * FROM alert_events WHERE alert_id = ? ORDER BY seq",
                             (row["id"],)).fetchall()
@@ -575,7 +600,7 @@ class Ledger:
         return {
             **_summary(row),
             "labels": record.get("labels") or {},
-            "evidence": record.get("evidence") or [],
+            "evidence": evidence,
             "occurrences": record.get("occurrences"),
             "escalate_to": row["escalate_to"],
             "silenced": silenced,

@@ -123,4 +123,19 @@ CREATE INDEX notifications_by_alert ON notifications (alert_id, target, id)
     Migration(2, "token revocation", """
 ALTER TABLE tokens ADD COLUMN revoked_at BIGINT
 """),
+    Migration(3, "reporters' contact details, apart from the alerts", """
+CREATE TABLE contacts (
+    report_id TEXT PRIMARY KEY,
+    reporter TEXT,
+    text TEXT,
+    received_at BIGINT NOT NULL
+);
+CREATE INDEX contacts_by_arrival ON contacts (received_at);
+CREATE TABLE contact_refs (
+    alert_id TEXT NOT NULL,
+    report_id TEXT NOT NULL,
+    PRIMARY KEY (alert_id, report_id)
+);
+CREATE INDEX contact_refs_by_report ON contact_refs (report_id)
+"""),
 ]

@@ -38,17 +38,20 @@ from typing import Any
 from engine.durations import parse_duration
 from engine.lifecycle import Level
 from engine.matchers import check_path, field_of, matches
+from engine.roles import PERMISSIONS
 from engine.rulefile import RuleError, RuleFileError
+from engine.silence import DEFAULT_LIMITS
 from engine.yamlpos import LocatedDict, LocatedList, YamlError, load
 
 __all__ = ["DutyList", "Route", "Inhibition", "SLA_STEPS", "load_duty", "load_duty_file"]
 
 SLA_STEPS = ("acknowledge", "dispatch", "resolve")
-_TOP_KEYS = ("sla", "grouping", "inhibit", "duty", "reminders")
+_TOP_KEYS = ("sla", "grouping", "inhibit", "duty", "reminders", "silences")
 _ROUTE_KEYS = ("match", "department", "escalate_to")
 _INHIBIT_KEYS = ("source", "target", "equal")
 _GROUP_SEPARATOR = "\x1f"
 _DEFAULT_REMINDER_MS = 900_000
+_SILENCING_ROLES = tuple(sorted(PERMISSIONS["silence"]))
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,9 @@ class DutyList:
     inhibit: list[Inhibition] = field(default_factory=list)
     routes: list[Route] = field(default_factory=list)
     reminder_ms: int = _DEFAULT_REMINDER_MS
+    # severity -> role -> the longest silence it may set (engine.silence)
+    silence_limits: dict[str, dict[str, int]] = field(
+        default_factory=lambda: {level: dict(roles) for level, roles in DEFAULT_LIMITS.items()})
 
     def route(self, alert: Mapping[str, Any]) -> Route | None:
         """The first route whose matcher the alert meets (first match wins)."""
@@ -156,6 +162,9 @@ class _DutyLoader:
                 document["grouping"], document.line_of("grouping"))
         if "reminders" in document:
             duty.reminder_ms = self.duration(document["reminders"], document.line_of("reminders"))
+        if "silences" in document:
+            duty.silence_limits = self.silence_limits(document["silences"],
+                                                      document.line_of("silences"))
         duty.inhibit = [rule for index, node in enumerate(self.items(document, "inhibit"), 1)
                         if (rule := self.inhibition(node, index)) is not None]
         duty.routes = [route for index, node in enumerate(self.items(document, "duty"), 1)
@@ -200,6 +209,27 @@ class _DutyLoader:
             policy[severity] = {step: self.duration(steps[step], steps.line_of(step))
                                 for step in SLA_STEPS if step in steps}
         return policy
+
+    def silence_limits(self, node: Any, line: int) -> dict[str, dict[str, int]]:
+        """Per severity, the longest silence each role may set; a role not named may not
+        silence that severity at all."""
+        if not isinstance(node, LocatedDict):
+            self.error(line, "`silences` maps a severity to the longest silence per role")
+            return {}
+        limits: dict[str, dict[str, int]] = {}
+        for severity, roles in node.items():
+            at = node.line_of(severity)
+            if severity not in Level.__members__:
+                self.error(at, f"unknown severity {severity!r}; one of: "
+                           f"{', '.join(Level.__members__)}")
+                continue
+            if not isinstance(roles, LocatedDict):
+                self.error(at, f"silences for {severity} map roles to durations")
+                continue
+            self.unknown_keys(roles, _SILENCING_ROLES)
+            limits[severity] = {role: self.duration(roles[role], roles.line_of(role))
+                                for role in _SILENCING_ROLES if role in roles}
+        return limits
 
     def grouping(self, node: Any, line: int) -> tuple[tuple[str, ...], int]:
         if not isinstance(node, LocatedDict) or "by" not in node or "window" not in node:

@@ -27,10 +27,12 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from engine.privacy import Contact, mask_text
 from engine.refusals import EventError, check_nesting, translate, type_name, type_words
 from engine.timestamps import MAX_MS, MIN_MS, format_timestamp, known_times, parse_timestamp
 
 __all__ = ["Event", "Location", "EventError", "decode", "from_dict", "to_dict",
+           "without_personal_data",
            "parse_timestamp", "format_timestamp", "EVENT_FIELDS", "LOCATION_FIELDS", "SCHEMA_PATH"]
 
 SCHEMA_PATH = Path(__file__).parent / "schemas" / "event.schema.json"
@@ -162,6 +164,29 @@ def decode(raw: bytes | str) -> tuple[int, Event]:
         raise _every_problem(_generic(raw, error)) from None
 
 
+class _PersonalFields(msgspec.Struct):
+    text: str | None = None
+    reporter: dict[str, Any] | None = None
+
+
+_PERSONAL = msgspec.json.Decoder(_PersonalFields)
+
+
+def without_personal_data(raw: bytes, event: Event) -> tuple[bytes, Contact | None]:
+    """The event as it may travel (no reporter, its text masked, as `decode` gave it), and what
+    only the reply step may read (None when there is nothing). Readings travel as they came."""
+    if event.kind != "report":
+        return raw, None
+    personal = _PERSONAL.decode(raw)
+    if personal.reporter is None and personal.text == event.text:
+        return raw, None
+    public = msgspec.json.encode({name: value for name, value in
+                                  msgspec.structs.asdict(event).items()
+                                  if value is not None and name != "reporter"})
+    original = personal.text if personal.text != event.text else None
+    return public, Contact(event.id, personal.reporter, original)
+
+
 def from_dict(data: Any) -> tuple[int, Event]:
     """Validate an already-parsed event (a dict, as from YAML or another decoder)."""
     if type(data) is not dict:
@@ -262,6 +287,8 @@ def _check(event: Event) -> int:
             raise EventError("value", "must be finite")
     elif event.text is None:
         raise EventError("text", "missing (expected a non-empty string)")
+    else:
+        event.text = mask_text(event.text)   # rules and alerts never see what it hides
     ts = event.ts
     if type(ts) is int:
         if MIN_MS <= ts < MAX_MS:

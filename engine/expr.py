@@ -537,7 +537,7 @@ class _Parser:
         return "".join(out)
 
 
-_DICT_FIELDS = ("attrs", "reporter")
+_DICT_FIELDS = ("attrs",)
 
 
 def field_code(path: list[str] | tuple[str, ...]) -> str:
@@ -547,6 +547,9 @@ def field_code(path: list[str] | tuple[str, ...]) -> str:
     file is loaded instead of never matching.
     """
     head = path[0]
+    if head == "reporter":
+        raise ValueError("reporter: contact details are kept for the reply to residents, "
+                         "not for rules")
     if head not in EVENT_FIELDS:
         raise ValueError(f"unknown field {head!r}: an event has {', '.join(EVENT_FIELDS)}; "
                          "free fields are attrs.NAME")
@@ -560,7 +563,7 @@ def field_code(path: list[str] | tuple[str, ...]) -> str:
         for part in path[1:]:
             code = f"({code} or _E).get({part!r})"
     elif len(path) > 1:
-        raise ValueError(f"{head!r} has no fields (only location, attrs and reporter do)")
+        raise ValueError(f"{head!r} has no fields (only location and attrs do)")
     return code
 
 

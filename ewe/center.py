@@ -2,18 +2,20 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from center.app import create_app
+from center.contacts import keep
 from center.service import CenterService, first_admin_token, wall_clock_ms
 from center.store import Store, open_store, redacted
 from center.webhooks import Webhook
 from engine.duty import DutyList, load_duty_file
+from engine.privacy import Contact
 from ewe.cli import SHIPPED_RULES
 from streams.runtime import Attachment
 from streams.settings import Settings
 
-__all__ = ["SHIPPED_DUTY", "duty_list", "open_center", "attach_center"]
+__all__ = ["SHIPPED_DUTY", "duty_list", "open_center", "attach_center", "contact_keeper"]
 
 SHIPPED_DUTY = SHIPPED_RULES / "duty.yaml"
 
@@ -27,6 +29,14 @@ def open_center(settings: Settings) -> tuple[Store, DutyList]:
     """The migrated store and the duty list; `StoreError` or `RuleFileError` saying why not."""
     duty = duty_list(settings)
     return open_store(settings.store_url), duty
+
+
+def contact_keeper(store: Store, clock: Callable[[], int] = wall_clock_ms,
+                   ) -> Callable[[list[Contact]], Awaitable[None]]:
+    """Where the ingest puts reporters' contact details: the ledger of `store`."""
+    async def keep_contacts(contacts: list[Contact]) -> None:
+        await asyncio.to_thread(keep, store, contacts, now=clock())
+    return keep_contacts
 
 
 def attach_center(settings: Settings, store: Store, duty: DutyList,

@@ -144,6 +144,9 @@ def _parser() -> argparse.ArgumentParser:
                          help="alerts whose chain ended before this time (ISO 8601)")
     archive.add_argument("--out", required=True, type=Path, metavar="FILE",
                          help="the archive to write (refused if it exists)")
+    archive.add_argument("--with-contacts", action="store_true",
+                         help="also write the reporters' contact details and original texts "
+                              "(personal data: left out unless asked for)")
     for command, run in ((create, _create_token), (listing, _list_tokens),
                          (revoke, _revoke_token), (archive, _archive)):
         command.add_argument("--config", metavar="FILE", help="YAML settings file")
@@ -392,9 +395,16 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 # -- service -------------------------------------------------------------------------------------
+def _private_files() -> None:
+    """Files this process creates (ledger, WAL, checkpoints, keys) are its owner's alone: the
+    ledger holds residents' contact details."""
+    os.umask(0o077)
+
+
 def _serve(args: argparse.Namespace) -> int:
-    from center.store import StoreError
-    from ewe.center import attach_center, open_center
+    _private_files()
+    from center.store import StoreError, open_store
+    from ewe.center import attach_center, contact_keeper, open_center
     from streams.runtime import serve
     from streams.settings import Settings, SettingsError
     flags = {name: getattr(args, name, None) for name in (
@@ -405,19 +415,25 @@ def _serve(args: argparse.Namespace) -> int:
         if settings.center is None:    # workers scale out alone; the center runs once
             settings.center = args.run_name == "run"
         pack = Pack.load(settings.rules or [str(SHIPPED_RULES)])
-        attach = attach_center(settings, *open_center(settings)) if settings.center else None
+        attach = keep_contacts = None
+        if settings.center:
+            store, duty = open_center(settings)
+            attach, keep_contacts = attach_center(settings, store, duty), contact_keeper(store)
+        elif settings.store:    # a worker's ingest keeps contacts in the cluster's ledger
+            keep_contacts = contact_keeper(open_store(settings.store_url))
     except (SettingsError, StoreError) as error:
         print(f"ewe: {error}", file=sys.stderr)
         return 2
     except RuleFileError as error:
         _print_errors(error)
         return 1
-    return serve(settings, pack, attach=attach)
+    return serve(settings, pack, attach=attach, keep_contacts=keep_contacts)
 
 
 def _with_ledger(args: argparse.Namespace, work: Callable[[Any, Any], int]) -> int:
     """Run `work(store, settings)` on the ledger that the settings name; exit 2 when it cannot
     be opened."""
+    _private_files()
     from center.store import StoreError, open_store
     from streams.settings import Settings, SettingsError
     try:
@@ -479,7 +495,8 @@ def _archive(args: argparse.Namespace) -> int:
             os.fsync(out.fileno())      # on disk before the ledger lets them go
 
         with out:
-            count = Ledger(store, duty, clock=wall_clock_ms).archive(args.before, keep)
+            count = Ledger(store, duty, clock=wall_clock_ms).archive(
+                args.before, keep, contacts=args.with_contacts)
         print(f"archived {count} alerts whose chain ended before "
               f"{format_timestamp(args.before)} to {args.out}", file=sys.stderr)
         return 0

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from streams.ingest import Ingest
+from streams.ingest import Ingest, IngestUnavailable
 from streams.metrics import CONTENT_TYPE_LATEST, PipelineMetrics
 
 __all__ = ["http_app", "ingest_route", "HttpServer", "MAX_BODY_BYTES"]
@@ -36,7 +36,12 @@ def ingest_route(ingest: Ingest) -> Route:
         if size > MAX_BODY_BYTES:
             return JSONResponse({"error": f"body larger than {MAX_BODY_BYTES} bytes"}, 413)
         body = b"".join(chunks)
-        receipt = await ingest.submit(body, "http", wait=request.query_params.get("wait") == "1")
+        try:
+            receipt = await ingest.submit(body, "http",
+                                          wait=request.query_params.get("wait") == "1")
+        except IngestUnavailable as error:
+            return JSONResponse({"error": str(error), "code": "unavailable"}, 503,
+                                headers={"Retry-After": "5"})
         if not receipt.accepted and receipt.rejected:
             return JSONResponse(receipt.as_dict(), 400)
         return JSONResponse(receipt.as_dict(), 202)

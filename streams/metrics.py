@@ -85,6 +85,10 @@ class PipelineMetrics:
             "ewe_detector_feedback_total",
             "False positives handed to the anomaly models, by whether a model learned from it.",
             ["outcome"], registry=r)
+        self.contacts = Counter("ewe_contacts_total",
+                                "Reporters' contact details taken off reports at the ingest: "
+                                "kept in the ledger, or dropped without one.", ["outcome"],
+                                registry=r)
         self.ingested = Counter("ewe_ingest_events_total",
                                 "Events received by the HTTP and MQTT ingest, by outcome.",
                                 ["source", "outcome"], registry=r)

@@ -20,6 +20,7 @@ streams.records.RecordError: record: not a JSON object or array (input data was 
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
@@ -29,6 +30,7 @@ import orjson
 from aiokafka.partitioner import murmur2
 
 from engine.events import Event
+from engine.privacy import mask_text
 
 __all__ = ["RecordError", "split", "join", "area_key", "partition_of", "dead_letter",
            "AREA_LEVELS"]
@@ -89,13 +91,30 @@ def partition_of(key: str, partitions: int) -> int:
 
 def dead_letter(original: bytes, reason: str, **origin: Any) -> bytes:
     """The dead-letter record: why, where from, and the original bytes (as text when they are
-    UTF-8, else base64)."""
+    UTF-8, else base64), without personal data: a reporter is removed and texts are masked,
+    even when the original cannot be read as JSON."""
     record: dict[str, Any] = {"reason": reason, **origin}
     try:
-        record["original"] = bytes(original).decode()
+        record["original"] = _without_personal_data(bytes(original).decode())
     except UnicodeDecodeError:
         record["original_base64"] = base64.b64encode(bytes(original)).decode()
     return orjson.dumps(record)
+
+
+_REPORTER = re.compile(r'"reporter"\s*:\s*(\{[^{}]*\}|"[^"]*"|\[[^\[\]]*\])')
+
+
+def _without_personal_data(text: str) -> str:
+    try:
+        event = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        event = None
+    if isinstance(event, dict) and ("reporter" in event or isinstance(event.get("text"), str)):
+        event.pop("reporter", None)
+        if isinstance(event.get("text"), str):
+            event["text"] = mask_text(event["text"])
+        return orjson.dumps(event).decode()
+    return mask_text(_REPORTER.sub('"reporter": "(removed)"', text))
 
 
 def _plain(error: Exception) -> str:

@@ -22,6 +22,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 from engine.pack import Pack
+from engine.privacy import Contact
 from ewe.replay import tune_gc
 from streams.broker import EmbeddedBroker
 from streams.http import HttpServer, http_app, ingest_route
@@ -139,12 +140,15 @@ def _check_port_free(host: str, port: int) -> None:
 
 
 def serve(settings: Settings, pack: Pack, *, out=sys.stderr,
-          attach: Callable[[str], Attachment] | None = None) -> int:
+          attach: Callable[[str], Attachment] | None = None,
+          keep_contacts: Callable[[list[Contact]], Awaitable[None]] | None = None) -> int:
     """Run until SIGTERM/SIGINT. Without `settings.broker`, start the embedded broker first.
-    `attach(bootstrap)` adds a part served under the same base URL (the center)."""
+    `attach(bootstrap)` adds a part served under the same base URL (the center);
+    `keep_contacts` is where the ingest puts reporters' contact details (the ledger)."""
     _log_to_stderr(settings.log_level)
     _check_port_free(settings.http_host, settings.http_port)
     Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+    Path(settings.data_dir).chmod(0o700)   # made by an older release with the default mode
     broker = None
     if settings.broker:
         bootstrap = settings.broker.removeprefix("kafka://")
@@ -156,7 +160,7 @@ def serve(settings: Settings, pack: Pack, *, out=sys.stderr,
         metrics = PipelineMetrics()
         worker = Worker(settings, pack, bootstrap=bootstrap, cluster_id=cluster_id,
                         metrics=metrics, on_alert=print_alert if settings.print_alerts else None)
-        ingest = Ingest(settings, bootstrap, metrics)
+        ingest = Ingest(settings, bootstrap, metrics, keep_contacts=keep_contacts)
         attached = attach(bootstrap) if attach is not None else None
         if attached is None:
             app = http_app(ingest, metrics, worker.health)

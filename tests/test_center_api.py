@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import pytest
-from center_records import MINUTE, alert_record, shipped_duty
+from center_records import MINUTE, alert_record, keep_contact, shipped_duty
 from fastapi.testclient import TestClient
 
 from center.api.deps import Center
 from center.app import create_app
 from center.auth import ROLES, create_token, token_id
 from center.ledger import Ledger
+from engine.events import format_timestamp
 
 PHONE = "13812345678"
 
@@ -33,14 +34,15 @@ def api(store, clock):
 
 @pytest.fixture
 def alert(api):
-    record = alert_record(reporter={"name": "张伟", "phone": PHONE})
+    keep_contact(api.ledger.store, {"name": "张伟", "phone": PHONE})
+    record = alert_record(report=True)
     api.ledger.ingest([record])
     return record
 
 
 def silence_body(clock):
-    return {"matchers": {"location.building": "B1"}, "reason": "pump works",
-            "ends_at": "2099-01-01T00:00:00Z"}
+    return {"matchers": {"location.building": "B1", "severity": "yellow"},
+            "reason": "pump works", "ends_at": format_timestamp(clock() + 60 * MINUTE)}
 
 
 # -- roles ---------------------------------------------------------------------------------------
@@ -58,13 +60,14 @@ ENDPOINTS = [
     ("GET", "/v1/tokens", None, "tokens"),
     ("DELETE", "/v1/tokens/{token}", None, "tokens"),
 ]
-ALLOWED = {"read": set(ROLES), "act": {"operator", "admin"},
+ALLOWED = {"read": set(ROLES) - {"ingest"}, "act": {"operator", "admin"},
            "silence": {"operator", "rule_author", "admin"}, "tokens": {"admin"}}
 
 
 def _resolve(api, alert, clock, path, body):
     silence = api.ledger.add_silence(matchers={"rule": "x"}, starts_at=clock(),
-                                     ends_at=clock() + MINUTE, author="a", reason="r")
+                                     ends_at=clock() + MINUTE, author="a", role="admin",
+                                     reason="r")
     spare = create_token(api.ledger.store, role="viewer", name="spare", now=clock())
     path = path.format(alert=alert["id"], silence=silence["id"], token=token_id(spare),
                        incident=api.ledger.alert(alert["id"])["incident_id"])
@@ -229,6 +232,27 @@ def test_silence_with_an_unknown_field_is_422(api):
     assert "unknown field 'place'" in response.text
 
 
+@pytest.mark.parametrize(("role", "matchers", "hours", "refusal"), [
+    ("rule_author", {"location.building": "B1"}, 1, "role rule_author may not silence red"),
+    ("rule_author", {"severity": "red"}, 1, "role rule_author may not silence red alerts"),
+    ("operator", {"severity": "red"}, 5, "may silence red alerts for 4h at most, not 5h"),
+    ("rule_author", {"severity": "yellow"}, 25, "may silence yellow alerts for 1d at most"),
+    ("admin", {"severity": "blue"}, 24 * 365 * 70, "for 4w2d at most"),
+])
+def test_a_silence_beyond_the_roles_limit_for_its_severity_is_refused(api, clock, role,
+                                                                     matchers, hours, refusal):
+    body = {"matchers": matchers, "reason": "works",
+            "ends_at": format_timestamp(clock() + hours * 60 * MINUTE)}
+    response = api.call("POST", "/v1/silences", role, json=body)
+    assert response.status_code == 403 and refusal in response.json()["error"]
+
+
+def test_an_operator_may_silence_a_red_alert_for_an_hour(api, clock):
+    body = {"matchers": {"location.building": "B1"}, "reason": "pump works",
+            "ends_at": format_timestamp(clock() + 60 * MINUTE)}
+    assert api.call("POST", "/v1/silences", "operator", json=body).status_code == 201
+
+
 def test_silence_records_its_author(api, clock):
     created = api.call("POST", "/v1/silences", "rule_author", json=silence_body(clock)).json()
     assert (created["author"], created["state"]) == ("rule_author-1", "active")
@@ -238,12 +262,14 @@ def test_silence_records_its_author(api, clock):
 def test_viewer_sees_reporter_contacts_masked(api, alert):
     detail = api.call("GET", f"/v1/alerts/{alert['id']}", "viewer").json()
     assert detail["evidence"][1]["reporter"] == {"name": "张*", "phone": "138****5678"}
+    assert detail["evidence"][1]["text"] == "小区门口积水，请回电138****5678"
     assert PHONE not in str(detail)
 
 
 def test_operator_sees_reporter_contacts_to_reply(api, alert):
     detail = api.call("GET", f"/v1/alerts/{alert['id']}", "operator").json()
     assert detail["evidence"][1]["reporter"]["phone"] == PHONE
+    assert detail["evidence"][1]["text"] == f"小区门口积水，请回电{PHONE}"
 
 
 def test_contacts_appear_neither_in_metrics_nor_in_the_openapi_examples(api, alert):

@@ -9,7 +9,7 @@ import httpx
 import orjson
 import pytest
 import uvicorn
-from center_records import alert_record, shipped_duty
+from center_records import alert_record, keep_contact, shipped_duty
 
 from center.api.deps import Center
 from center.app import create_app
@@ -53,7 +53,8 @@ def read_events(lines, count: int) -> list[tuple[str, dict]]:
 
 def test_feed_streams_new_alerts_and_chain_steps_without_contacts(served):
     ledger, url, token = served
-    record = alert_record(reporter={"name": "张伟", "phone": PHONE})
+    keep_contact(ledger.store, {"name": "张伟", "phone": PHONE})
+    record = alert_record(report=True)
     with httpx.stream("GET", f"{url}/v1/stream", timeout=10,
                       headers={"Authorization": f"Bearer {token}"}) as response:
         assert response.headers["content-type"].startswith("text/event-stream")

@@ -212,7 +212,8 @@ def test_firing_and_resolved_notices_are_both_queued(ledger):
 
 def test_silenced_alert_is_recorded_but_neither_notified_nor_escalated(ledger, clock):
     ledger.add_silence(matchers={"location.building": "B1"}, starts_at=clock.now,
-                       ends_at=clock.now + 60 * MINUTE, author="ops", reason="pump works")
+                       ends_at=clock.now + 60 * MINUTE, author="ops", role="operator",
+                       reason="pump works")
     record = alert_record(severity="red")
     ledger.ingest([record])
     clock.advance(30 * MINUTE)
@@ -223,7 +224,8 @@ def test_silenced_alert_is_recorded_but_neither_notified_nor_escalated(ledger, c
 
 def test_what_still_fires_when_a_silence_ends_is_notified(ledger, clock):
     silence = ledger.add_silence(matchers={"location.building": "B1"}, starts_at=clock.now,
-                                 ends_at=clock.now + 60 * MINUTE, author="ops", reason="works")
+                                 ends_at=clock.now + 60 * MINUTE, author="ops",
+                                 role="operator", reason="works")
     ledger.ingest([alert_record(key="still"), alert_record(key="gone"),
                    alert_record(key="gone", change="resolved", at=T0 + MINUTE)])
     clock.advance(MINUTE)
@@ -247,7 +249,7 @@ def test_a_firing_cause_inhibits_its_symptom_until_it_resolves(ledger):
 def test_silence_must_end_after_it_starts(ledger, clock):
     with pytest.raises(BadRequest, match="end after it starts"):
         ledger.add_silence(matchers={}, starts_at=clock.now, ends_at=clock.now, author="a",
-                           reason="r")
+                           role="admin", reason="r")
 
 
 # -- queries -------------------------------------------------------------------------------------

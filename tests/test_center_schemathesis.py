@@ -5,7 +5,7 @@ import os
 
 import pytest
 import schemathesis
-from center_records import alert_record
+from center_records import alert_record, keep_contact
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 from test_center_api import Api
@@ -17,7 +17,8 @@ EXAMPLES = int(os.environ.get("EWE_SCHEMATHESIS_EXAMPLES", "25"))
 @pytest.fixture
 def api_under_test(store, clock):
     api = Api(store, clock)
-    records = [alert_record(key=f"k{n}", severity=severity, reporter={"phone": "13800000000"})
+    keep_contact(store, {"phone": "13800000000"})
+    records = [alert_record(key=f"k{n}", severity=severity, report=True)
                for n, severity in enumerate(("blue", "yellow", "orange", "red"))]
     api.ledger.ingest(records)
     return api

@@ -8,7 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import orjson
 import pytest
-from center_records import MINUTE, T0, alert_record, shipped_duty
+from center_records import MINUTE, T0, alert_record, keep_contact, shipped_duty
 
 from center.ledger import Ledger
 from center.metrics import CenterMetrics
@@ -73,7 +73,8 @@ def deliver(target, *, ticks=1, clock=None, step_ms=0):
 
 
 def test_notices_carry_no_reporter_contacts(store, clock, receiver):
-    record = alert_record(reporter={"name": "张伟", "phone": "13812345678"})
+    keep_contact(store, {"name": "张伟", "phone": "13812345678"})
+    record = alert_record(report=True)
     Ledger(store, shipped_duty(), clock=clock, targets=["ops"]).ingest([record])
     deliver(deliverer(store, clock, Webhook("ops", receiver.url, "json")))
     ((_, body),) = receiver.received

@@ -10,8 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from center.api.deps import Center, Json, Text, epoch_ms, get_center, require
 from center.auth import Principal
 from center.ledger import AlertFilter
-from center.masking import masked_evidence
 from engine.chain import ChainError, State
+from engine.privacy import mask_contact, mask_text
 
 __all__ = ["router"]
 
@@ -76,7 +76,7 @@ def list_alerts(
 @router.get("/{alert_id}", summary="One alert: evidence, incident, department, SLA, timeline")
 def get_alert(alert_id: str, center: Annotated[Center, Depends(get_center)],
               principal: Annotated[Principal, Depends(require("read"))]) -> Json:
-    return Json(_shown(center.ledger.alert(alert_id), principal))
+    return Json(_shown(center.ledger.alert(alert_id, contacts=True), principal))
 
 
 @router.post("/{alert_id}/actions", summary="Take a chain step",
@@ -102,6 +102,17 @@ def feedback(alert_id: str, body: Feedback, center: Annotated[Center, Depends(ge
 
 
 def _shown(alert: dict[str, Any], principal: Principal) -> dict[str, Any]:
+    """The alert as the caller's role may see it: reporters and texts in full for those who
+    answer residents, masked for everyone else."""
     if principal.may("contacts"):
         return alert
-    return {**alert, "evidence": masked_evidence(alert["evidence"])}
+    return {**alert, "evidence": [_masked(item) for item in alert["evidence"]]}
+
+
+def _masked(item: dict[str, Any]) -> dict[str, Any]:
+    masked = dict(item)
+    if isinstance(item.get("text"), str):
+        masked["text"] = mask_text(item["text"])
+    if item.get("reporter"):
+        masked["reporter"] = mask_contact(item["reporter"])
+    return masked

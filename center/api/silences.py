@@ -47,7 +47,8 @@ def create_silence(body: NewSilence, center: Annotated[Center, Depends(get_cente
     starts_at = epoch_ms(body.starts_at, "starts_at") or center.ledger.clock()
     silence = center.ledger.add_silence(matchers=body.matchers, starts_at=starts_at,
                                         ends_at=epoch_ms(body.ends_at, "ends_at"),
-                                        author=principal.name, reason=body.reason)
+                                        author=principal.name, role=principal.role,
+                                        reason=body.reason)
     return Json(silence, status_code=201)
 
 

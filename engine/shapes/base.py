@@ -280,13 +280,9 @@ def _evidence(event: Event) -> dict:
     if event.kind == "reading":
         return {"id": event.id, "ts": event.ts, "device_id": event.device_id, "type": event.type,
                 "value": event.value}
-    evidence = {"id": event.id, "ts": event.ts, "category": event.category,
-                "text": event.text[:_TEXT_EVIDENCE_CHARS]}
-    if event.reporter:
-        # Carried to the center, which answers the reporter; masked there for viewers and
-        # removed from every broadcast.
-        evidence["reporter"] = event.reporter
-    return evidence
+    # Never the reporter: contact details stay in the center's ledger (see engine.privacy).
+    return {"id": event.id, "ts": event.ts, "category": event.category,
+            "text": event.text[:_TEXT_EVIDENCE_CHARS]}
 
 
 def _location(location: Any) -> dict | None:
