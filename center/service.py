@@ -27,7 +27,7 @@ from center.store import Store
 from center.webhooks import Deliverer, Webhook
 from engine.duty import DutyList
 
-__all__ = ["CenterService", "wall_clock_ms", "first_admin_token"]
+__all__ = ["CenterService", "wall_clock_ms", "first_tokens"]
 
 log = logging.getLogger("ewe.center")
 
@@ -52,11 +52,13 @@ def _without_nul(value: Any) -> Any:
     return value
 
 
-def first_admin_token(store: Store, clock: Callable[[], int]) -> str | None:
-    """On a ledger without tokens, create the first admin token; None when tokens exist."""
+def first_tokens(store: Store, clock: Callable[[], int], *, ingest: bool) -> dict[str, str]:
+    """On a ledger without tokens, the first admin token (and one for the ingest); none when
+    tokens exist."""
     if has_tokens(store):
-        return None
-    return create_token(store, role="admin", name="admin", now=clock())
+        return {}
+    roles = ("admin", "ingest") if ingest else ("admin",)
+    return {role: create_token(store, role=role, name=role, now=clock()) for role in roles}
 
 
 class CenterService:

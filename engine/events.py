@@ -207,6 +207,8 @@ def _generic(raw: bytes | str, first: Exception) -> Any:
         return msgspec.json.decode(raw)
     except RecursionError:
         raise _too_deep() from None
+    except msgspec.DecodeError as error:   # the typed decoder stopped before the syntax error
+        raise EventError("$", f"invalid JSON: {error}") from None
     except msgspec.ValidationError:
         raise first if isinstance(first, EventError) else translate(first) from None
 
@@ -222,6 +224,10 @@ def _check_reporter(reporter: dict) -> None:
     check_nesting(reporter, "reporter", MAX_NESTING)
 
 
+_EVENT_SPECS = msgspec.structs.fields(Event)
+_FIELD_ORDER = {name: index for index, name in enumerate(Event.__struct_fields__)}
+
+
 def _every_problem(data: Any) -> EventError:
     """Every problem of an event that failed validation, field by field (the slow path, for
     refusals only: the decoder stops at the first)."""
@@ -229,7 +235,7 @@ def _every_problem(data: Any) -> EventError:
         return EventError("$", "an event is a JSON object, got "
                                + type_words(data))
     problems: list[tuple[str, str]] = []
-    for spec in msgspec.structs.fields(Event):
+    for spec in _EVENT_SPECS:
         if spec.name not in data:
             if spec.required:
                 problems.append((spec.name, 'missing (expected "reading" or "report")'
@@ -248,7 +254,8 @@ def _every_problem(data: Any) -> EventError:
     if not any(name == "scores" for name, _ in problems) and data.get("scores") is not None:
         problems.append(("scores", "is set by ewe's anomaly models, not by producers"))
     kind = data.get("kind")
-    required = {"reading": ("device_id", "type", "value"), "report": ("text",)}.get(kind, ())
+    required = {"reading": ("device_id", "type", "value"), "report": ("text",)}.get(
+        kind if isinstance(kind, str) else "", ())
     for name in required:
         if data.get(name) is None and not any(field == name for field, _ in problems):
             expected = "a number" if name == "value" else "a non-empty string"
@@ -261,8 +268,7 @@ def _every_problem(data: Any) -> EventError:
             parse_timestamp(data["ts"])
         except EventError as error:
             problems.append(error.problems[0])
-    order = {name: index for index, name in enumerate(Event.__struct_fields__)}
-    problems.sort(key=lambda problem: order.get(problem[0].split(".")[0], -1))
+    problems.sort(key=lambda problem: _FIELD_ORDER.get(problem[0].split(".")[0], -1))
     if not problems:    # not expected: validation failed, so some field must be wrong
         problems.append(("$", "not a valid event"))
     return EventError(*problems[0], tuple(problems[1:]))

@@ -44,11 +44,13 @@ class Template:
             if conversion or not _FIELD.fullmatch(name):
                 raise ValueError(f"bad template field {{{name}}}: write a dotted field name "
                                  "such as {location.grid}, optionally with a format like :.2f")
-            if spec and not any(_formats(sample, spec) for sample in _SAMPLES):
-                raise ValueError(f"bad format {spec!r} for {{{name}}}")
-            if any(int(digits) > _MAX_WIDTH for digits in re.findall(r"\d+", spec)):
+            # Before trying the format: a width of a billion takes a gigabyte to try.
+            if any(len(digits) > 3 or int(digits) > _MAX_WIDTH
+                   for digits in re.findall(r"\d+", spec)):
                 raise ValueError(f"format {spec!r} for {{{name}}}: widths and precisions "
                                  f"up to {_MAX_WIDTH}")
+            if spec and not any(_formats(sample, spec) for sample in _SAMPLES):
+                raise ValueError(f"bad format {spec!r} for {{{name}}}")
             pieces.append((literal, tuple(name.split(".")), spec))
         self._pieces = pieces
 

@@ -64,7 +64,7 @@ _Loader.add_implicit_resolver("tag:yaml.org,2002:bool",
 # to billions of values) or the interpreter's stack (a document nested thousands deep).
 MAX_DEPTH = 32
 MAX_ALIASES = 100
-MAX_VALUES = 1_000_000
+MAX_ALIASED_VALUES = 10_000    # what the aliases repeat, all together
 
 
 class _LimitedLoader(_Loader):
@@ -74,7 +74,7 @@ class _LimitedLoader(_Loader):
         super().__init__(stream)
         self.depth = 0
         self.aliases = 0
-        self.values = 0                    # what the document expands to, aliases repeated
+        self.aliased = 0                   # values the aliases repeat
         self._sizes: dict[int, int] = {}   # node id -> values it expands to
 
     def compose_node(self, parent: Any, index: Any) -> yaml.Node:
@@ -92,14 +92,11 @@ class _LimitedLoader(_Loader):
             node = super().compose_node(parent, index)
         finally:
             self.depth -= 1
-        size = self._size(node)
         if alias:
-            self.values += size
-            if self.values > MAX_VALUES:
-                raise YamlError(line, f"the document expands to more than {MAX_VALUES:,} "
-                                      "values (each alias repeats what it names)")
-        elif parent is None:
-            self.values += size
+            self.aliased += self._size(node)
+            if self.aliased > MAX_ALIASED_VALUES:
+                raise YamlError(line, f"the aliases repeat more than {MAX_ALIASED_VALUES:,} "
+                                      "values (each alias repeats all that it names)")
         return node
 
     def _size(self, node: yaml.Node) -> int:

@@ -4,18 +4,22 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
+from center.api.deps import TokenCache
 from center.app import create_app
+from center.auth import PERMISSIONS
 from center.contacts import keep
-from center.service import CenterService, first_admin_token, wall_clock_ms
+from center.service import CenterService, first_tokens, wall_clock_ms
 from center.store import Store, open_store, redacted
 from center.webhooks import Webhook
 from engine.duty import DutyList, load_duty_file
 from engine.privacy import Contact
 from ewe.cli import SHIPPED_RULES
+from streams.http import IngestGuard
 from streams.runtime import Attachment
 from streams.settings import Settings
 
-__all__ = ["SHIPPED_DUTY", "duty_list", "open_center", "attach_center", "contact_keeper"]
+__all__ = ["SHIPPED_DUTY", "duty_list", "open_center", "attach_center", "contact_keeper",
+           "ingest_guard", "closed_ingest"]
 
 SHIPPED_DUTY = SHIPPED_RULES / "duty.yaml"
 
@@ -39,11 +43,38 @@ def contact_keeper(store: Store, clock: Callable[[], int] = wall_clock_ms,
     return keep_contacts
 
 
+def ingest_guard(store: Store) -> IngestGuard:
+    """The HTTP ingest admits tokens of the ingest (or admin) role from the ledger."""
+    tokens = TokenCache(store)
+
+    async def guard(header: str | None) -> tuple[int, str] | None:
+        scheme, _, token = (header or "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return 401, ("missing token: send `Authorization: Bearer <token>` with an ingest "
+                         "token (ewe token create --role ingest)")
+        principal = await tokens.authenticate(token.strip())
+        if principal is None:
+            return 401, "unknown or revoked token"
+        if not principal.may("ingest"):
+            return 403, (f"role {principal.role} may not post events; roles allowed: "
+                         f"{', '.join(sorted(PERMISSIONS['ingest']))}")
+        return None
+    return guard
+
+
+async def closed_ingest(header: str | None) -> tuple[int, str]:
+    """The guard of a worker that has no ledger to check tokens against."""
+    return 401, ("this worker has no ledger to check ingest tokens against: start it with "
+                 "--store URL (the center's ledger), or with --open-ingest on a network where "
+                 "every client is trusted")
+
+
 def attach_center(settings: Settings, store: Store, duty: DutyList,
                   clock: Callable[[], int] = wall_clock_ms) -> Callable[[str], Attachment]:
-    token = first_admin_token(store, clock)
-
     def attach(bootstrap: str) -> Attachment:
+        # Made here, once the port is known to be free: a start that fails before this
+        # point has created no token nobody saw.
+        tokens = first_tokens(store, clock, ingest=not settings.open_ingest)
         service = CenterService(store, duty, bootstrap=bootstrap, topic=settings.topic,
                                 webhooks=[Webhook(**hook) for hook in settings.webhooks],
                                 external_url=settings.base_url, clock=clock,
@@ -57,10 +88,17 @@ def attach_center(settings: Settings, store: Store, duty: DutyList,
         base = settings.base_url
         banner = [f"center API {base}/v1/ (OpenAPI {base}/openapi.json, live feed "
                   f"{base}/v1/stream); ledger {redacted(store.url)}"]
-        if token is not None:
-            banner.append(f"first start: admin token {token}\n"
-                          f"     shown only now; the ledger keeps only its hash. More tokens: "
-                          f"ewe token create --role operator --data-dir {settings.data_dir}")
+        dir_flag = f"--data-dir {settings.data_dir}" if not settings.store else \
+            f"--store {redacted(store.url)}"
+        if tokens:
+            banner += [f"first start: {role} token {token}" for role, token in tokens.items()]
+            banner.append(f"     shown only now; the ledger keeps only their hashes. More tokens "
+                          f"(or a lost one): ewe token create --role admin {dir_flag}")
+        else:
+            banner.append(f"tokens: ewe token list {dir_flag}; a lost admin token: "
+                          f"ewe token create --role admin {dir_flag}")
+        if settings.open_ingest:
+            banner.append("ingest: open (--open-ingest): anyone who reaches the port may post")
 
         async def stop() -> None:
             await service.stop()

@@ -65,6 +65,11 @@ def _parser() -> argparse.ArgumentParser:
     push.add_argument("--topic-prefix", default=os.environ.get("EWE_TOPIC_PREFIX", "ewe."))
     push.add_argument("--at", type=_timestamp("--at"), metavar="TIME",
                       help="event time from which the pack applies (default: now + 5s)")
+    push.add_argument("--key-file", type=Path, metavar="FILE",
+                      help="the cluster's rules key (default: $EWE_RULES_KEY, else "
+                           "DATA_DIR/rules.key of `ewe run`)")
+    push.add_argument("--data-dir", default="ewe-data", metavar="DIR",
+                      help="the data dir of the `ewe run` to push to (default ./ewe-data)")
     push.set_defaults(run=_rules_push)
 
     replay = commands.add_parser("replay", help="evaluate a JSON-lines file of events")
@@ -117,6 +122,9 @@ def _parser() -> argparse.ArgumentParser:
         serve.add_argument("--store", metavar="URL", help="the center's ledger: "
                            "postgresql://… or sqlite://PATH (default DATA_DIR/center.db)")
         serve.add_argument("--duty", metavar="FILE", help="duty list (default rules/duty.yaml)")
+        serve.add_argument("--open-ingest", action="store_true", default=None,
+                           help="take events over HTTP without a token (a trusted network "
+                                "only; by default POST /v1/events needs an ingest token)")
         if name == "run":
             serve.add_argument("--no-center", dest="center", action="store_false",
                                default=None, help="run without the operations center")
@@ -131,7 +139,7 @@ def _parser() -> argparse.ArgumentParser:
     token_commands = token.add_subparsers(title="token commands", required=True)
     create = token_commands.add_parser("create", help="create an API token and print it once")
     create.add_argument("--role", required=True,
-                        choices=["viewer", "operator", "rule_author", "admin"])
+                        choices=["viewer", "operator", "rule_author", "admin", "ingest"])
     create.add_argument("--name", help="who or what uses it (default: the role)")
     listing = token_commands.add_parser("list", help="list tokens (ids, holders, roles)")
     revoke = token_commands.add_parser("revoke", help="revoke a token by its id")
@@ -404,30 +412,35 @@ def _private_files() -> None:
 def _serve(args: argparse.Namespace) -> int:
     _private_files()
     from center.store import StoreError, open_store
-    from ewe.center import attach_center, contact_keeper, open_center
+    from ewe.center import attach_center, closed_ingest, contact_keeper, ingest_guard, open_center
     from streams.runtime import serve
     from streams.settings import Settings, SettingsError
     flags = {name: getattr(args, name, None) for name in (
         "broker", "rules", "http", "data_dir", "lateness", "partitions", "mqtt", "mqtt_topics",
-        "demo", "store", "duty", "center")}
+        "demo", "store", "duty", "center", "open_ingest")}
     try:
         settings = Settings.resolve(config_file=args.config, flags=flags)
         if settings.center is None:    # workers scale out alone; the center runs once
             settings.center = args.run_name == "run"
         pack = Pack.load(settings.rules or [str(SHIPPED_RULES)])
         attach = keep_contacts = None
+        guard = closed_ingest
         if settings.center:
             store, duty = open_center(settings)
             attach, keep_contacts = attach_center(settings, store, duty), contact_keeper(store)
-        elif settings.store:    # a worker's ingest keeps contacts in the cluster's ledger
-            keep_contacts = contact_keeper(open_store(settings.store_url))
+            guard = ingest_guard(store)
+        elif settings.store:    # a worker's ingest uses the cluster's ledger
+            store = open_store(settings.store_url)
+            keep_contacts, guard = contact_keeper(store), ingest_guard(store)
+        if settings.open_ingest:
+            guard = None
     except (SettingsError, StoreError) as error:
         print(f"ewe: {error}", file=sys.stderr)
         return 2
     except RuleFileError as error:
         _print_errors(error)
         return 1
-    return serve(settings, pack, attach=attach, keep_contacts=keep_contacts)
+    return serve(settings, pack, attach=attach, keep_contacts=keep_contacts, guard=guard)
 
 
 def _with_ledger(args: argparse.Namespace, work: Callable[[Any, Any], int]) -> int:
@@ -523,6 +536,18 @@ def _rules_push(args: argparse.Namespace) -> int:
     if not args.broker:
         print("ewe rules push: --broker (or $EWE_BROKER) is required", file=sys.stderr)
         return 2
+    from streams.control import rules_key_file
+    if args.key_file is not None:
+        key = args.key_file.read_bytes().strip() if args.key_file.exists() else None
+    elif os.environ.get("EWE_RULES_KEY"):
+        key = os.environ["EWE_RULES_KEY"].encode()
+    else:
+        key = rules_key_file(args.data_dir, create=False)
+    if not key:
+        print("ewe rules push: no rules key: workers apply only packs signed with their "
+              "cluster's key; give --key-file, $EWE_RULES_KEY or the --data-dir of `ewe run`",
+              file=sys.stderr)
+        return 2
     files = rule_files(args.paths)
     try:
         texts = {path.name: path.read_text(encoding="utf-8") for path in files}
@@ -532,7 +557,7 @@ def _rules_push(args: argparse.Namespace) -> int:
         print("refused: nothing was pushed", file=sys.stderr)
         return 1
     at = args.at if args.at is not None else time.time_ns() // 1_000_000 + 5_000
-    version = asyncio.run(push_pack(args.broker, args.topic_prefix + "rules", texts, at))
+    version = asyncio.run(push_pack(args.broker, args.topic_prefix + "rules", texts, at, key))
     print(f"pushed {len(pack)} rules as {version}, applying from event time "
           f"{format_timestamp(at)}")
     return 0

@@ -5,7 +5,7 @@ Served by uvicorn inside the worker's event loop, so one process answers under o
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import uvicorn
 from starlette.applications import Starlette
@@ -16,16 +16,27 @@ from starlette.routing import Route
 from streams.ingest import Ingest, IngestUnavailable
 from streams.metrics import CONTENT_TYPE_LATEST, PipelineMetrics
 
-__all__ = ["http_app", "ingest_route", "HttpServer", "MAX_BODY_BYTES"]
+__all__ = ["http_app", "ingest_route", "HttpServer", "MAX_BODY_BYTES", "IngestGuard"]
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
 
+# Who may post events: given the Authorization header, None to admit the caller, or the
+# (status, reason) of the refusal.
+IngestGuard = Callable[[str | None], Awaitable[tuple[int, str] | None]]
 
-def ingest_route(ingest: Ingest) -> Route:
+
+def ingest_route(ingest: Ingest, guard: IngestGuard | None) -> Route:
     """`POST /v1/events`: 202 with what was accepted and why the rest was not; 400 when the
-    body holds no event at all; 413 past the size limit."""
+    body holds no event at all; 401/403 without an ingest token (unless `guard` is None: an
+    open ingest); 413 past the size limit; 503 when what it needs is down."""
 
     async def post_events(request: Request) -> Response:
+        refused = await guard(request.headers.get("authorization")) if guard else None
+        if refused is not None:
+            status, reason = refused
+            return JSONResponse({"error": reason, "code": "unauthorized" if status == 401
+                                 else "forbidden"}, status,
+                                headers={"WWW-Authenticate": "Bearer"} if status == 401 else None)
         # Read to the end even past the limit (keeping nothing of the excess): a client still
         # sending would otherwise see its connection reset instead of the 413.
         chunks, size = [], 0
@@ -49,7 +60,8 @@ def ingest_route(ingest: Ingest) -> Route:
     return Route("/v1/events", post_events, methods=["POST"])
 
 
-def http_app(ingest: Ingest, metrics: PipelineMetrics, health: Callable[[], dict]) -> Starlette:
+def http_app(ingest: Ingest, guard: IngestGuard | None, metrics: PipelineMetrics,
+             health: Callable[[], dict]) -> Starlette:
     """The worker's own HTTP face, when it runs without the center."""
 
     async def get_metrics(_: Request) -> Response:
@@ -60,7 +72,7 @@ def http_app(ingest: Ingest, metrics: PipelineMetrics, health: Callable[[], dict
         return JSONResponse(status, 200 if status["status"] == "ok" else 503)
 
     return Starlette(routes=[
-        ingest_route(ingest),
+        ingest_route(ingest, guard),
         Route("/metrics", get_metrics, methods=["GET"]),
         Route("/healthz", get_health, methods=["GET"]),
     ])

@@ -22,7 +22,7 @@ from engine.events import EventError, decode, format_timestamp, without_personal
 from engine.privacy import Contact
 from streams.clock import wall_ms
 from streams.metrics import PipelineMetrics
-from streams.records import RecordError, area_key, dead_letter, join, partition_of, split
+from streams.records import RecordError, area_key, dead_letter, partition_of, records, split
 from streams.settings import Settings
 
 __all__ = ["Ingest", "Receipt", "IngestUnavailable", "MAX_REJECTIONS_LISTED"]
@@ -71,6 +71,8 @@ class Ingest:
         await self.producer.start()
 
     async def stop(self) -> None:
+        if self._flusher is not None:
+            self._flusher.cancel()
         await self.flush()
         await self.producer.stop()
 
@@ -156,9 +158,10 @@ class Ingest:
 
     async def flush(self) -> None:
         groups, self._groups = self._groups, {}
-        sent = [await self.producer.send(topic, join(events), partition=partition,
+        sent = [await self.producer.send(topic, value, partition=partition,
                                          headers=[("ewe-source", source.encode())])
-                for (topic, partition, source), events in groups.items()]
+                for (topic, partition, source), events in groups.items()
+                for value in records(events)]
         if sent:
             await asyncio.gather(*sent)
 

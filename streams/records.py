@@ -32,8 +32,12 @@ from aiokafka.partitioner import murmur2
 from engine.events import Event
 from engine.privacy import mask_text
 
-__all__ = ["RecordError", "split", "join", "area_key", "partition_of", "dead_letter",
-           "AREA_LEVELS"]
+__all__ = ["RecordError", "split", "join", "records", "area_key", "partition_of", "dead_letter",
+           "AREA_LEVELS", "MAX_EVENTS_PER_RECORD", "MAX_RECORD_BYTES"]
+
+MAX_EVENTS_PER_RECORD = 10_000
+# Well below the 16 MiB a broker takes by default, whatever the record's overhead.
+MAX_RECORD_BYTES = 8 * 1024 * 1024
 
 # Devices do not move: keyed by grid, a device's, building's and grid's state share a partition.
 AREA_LEVELS = ("grid", "community", "street", "district")
@@ -54,17 +58,42 @@ def split(value: bytes | None) -> list[bytes | msgspec.Raw]:
         return [value]
     if start == b"[":
         try:
-            return _as_batch.decode(value)
+            raws = _as_batch.decode(value)
         except msgspec.DecodeError as error:
             raise RecordError(f"record: not a JSON object or array ({_plain(error)})") from None
         except RecursionError:
             raise RecordError("record: JSON nested too deeply") from None
+        if len(raws) > MAX_EVENTS_PER_RECORD:
+            # Each refused event costs tens of microseconds: a body of millions of `{}` would
+            # hold the process for minutes.
+            raise RecordError(f"record: {len(raws):,} events; at most "
+                              f"{MAX_EVENTS_PER_RECORD:,} in one batch")
+        return raws
     raise RecordError("record: not a JSON object or array")
 
 
 def join(events: Iterable[bytes]) -> bytes:
     """One record value from already encoded events."""
     return b"[" + b",".join(events) + b"]"
+
+
+def records(events: list[bytes], *, max_bytes: int = MAX_RECORD_BYTES) -> list[bytes]:
+    """Record values for a group of encoded events: as few as can be, each of at most
+    `MAX_EVENTS_PER_RECORD` events and `max_bytes` bytes (below the broker's limit).
+
+    >>> [len(value) for value in records([b"{}"] * 5, max_bytes=8)]
+    [7, 7, 4]
+    """
+    values, chunk, size = [], [], 2
+    for event in events:
+        if chunk and (size + len(event) + 1 > max_bytes or len(chunk) >= MAX_EVENTS_PER_RECORD):
+            values.append(join(chunk))
+            chunk, size = [], 2
+        chunk.append(event)
+        size += len(event) + 1
+    if chunk:
+        values.append(join(chunk))
+    return values
 
 
 def area_key(event: Event) -> str:

@@ -25,7 +25,8 @@ from engine.pack import Pack
 from engine.privacy import Contact
 from ewe.replay import tune_gc
 from streams.broker import EmbeddedBroker
-from streams.http import HttpServer, http_app, ingest_route
+from streams.control import rules_key_file
+from streams.http import HttpServer, IngestGuard, http_app, ingest_route
 from streams.ingest import Ingest
 from streams.metrics import PipelineMetrics
 from streams.settings import Settings
@@ -141,10 +142,12 @@ def _check_port_free(host: str, port: int) -> None:
 
 def serve(settings: Settings, pack: Pack, *, out=sys.stderr,
           attach: Callable[[str], Attachment] | None = None,
-          keep_contacts: Callable[[list[Contact]], Awaitable[None]] | None = None) -> int:
+          keep_contacts: Callable[[list[Contact]], Awaitable[None]] | None = None,
+          guard: IngestGuard | None = None) -> int:
     """Run until SIGTERM/SIGINT. Without `settings.broker`, start the embedded broker first.
     `attach(bootstrap)` adds a part served under the same base URL (the center);
-    `keep_contacts` is where the ingest puts reporters' contact details (the ledger)."""
+    `keep_contacts` is where the ingest puts reporters' contact details (the ledger); `guard`
+    admits the callers of the HTTP ingest (None: anyone)."""
     _log_to_stderr(settings.log_level)
     _check_port_free(settings.http_host, settings.http_port)
     Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
@@ -158,14 +161,18 @@ def serve(settings: Settings, pack: Pack, *, out=sys.stderr,
     try:
         cluster_id = asyncio.run(prepare_cluster(bootstrap, settings))
         metrics = PipelineMetrics()
+        rules_key = (settings.rules_key.encode() if settings.rules_key
+                     else rules_key_file(settings.data_dir, create=broker is not None))
         worker = Worker(settings, pack, bootstrap=bootstrap, cluster_id=cluster_id,
-                        metrics=metrics, on_alert=print_alert if settings.print_alerts else None)
+                        metrics=metrics, rules_key=rules_key,
+                        on_alert=print_alert if settings.print_alerts else None)
         ingest = Ingest(settings, bootstrap, metrics, keep_contacts=keep_contacts)
         attached = attach(bootstrap) if attach is not None else None
         if attached is None:
-            app = http_app(ingest, metrics, worker.health)
+            app = http_app(ingest, guard, metrics, worker.health)
         else:
-            app = attached.app([ingest_route(ingest)], [metrics.exposition], worker.health)
+            app = attached.app([ingest_route(ingest, guard)], [metrics.exposition],
+                               worker.health)
         http = HttpServer(app, settings.http_host, settings.http_port)
         services: list[mode.Service] = [
             *worker.services(),

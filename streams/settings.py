@@ -66,6 +66,11 @@ class Settings:
     duty: str | None = None             # default: the shipped rules/duty.yaml
     external_url: str | None = None     # how people reach the API; default http://<http>
     webhooks: list[dict] = field(default_factory=list)   # [{name, url, format, secret}]
+    # The key rule packs are signed with; `ewe run` on the embedded broker keeps one in the
+    # data dir, a cluster gives the same one to every worker and rule author.
+    rules_key: str | None = None
+    # POST /v1/events without a token: only on a network where every client is trusted.
+    open_ingest: bool = False
 
     @classmethod
     def resolve(cls, *, config_file: str | None = None, environ: Mapping[str, str] | None = None,

@@ -33,6 +33,7 @@ from engine.pack import Pack
 from engine.rulefile import RuleFileError
 from streams.checkpoint import CheckpointStore
 from streams.clock import wall_ms
+from streams.control import read_rules_record
 from streams.metrics import PipelineMetrics, faust_monitor
 from streams.partition import Outcome, PartitionRunner
 from streams.settings import Settings
@@ -73,7 +74,8 @@ class Worker:
     """One worker process's engine room. `services()` are started with the Faust app."""
 
     def __init__(self, settings: Settings, pack: Pack, *, bootstrap: str, cluster_id: str,
-                 metrics: PipelineMetrics, clock: Callable[[], int] = wall_ms,
+                 metrics: PipelineMetrics, rules_key: bytes | None,
+                 clock: Callable[[], int] = wall_ms,
                  on_alert: Callable[[dict], None] | None = None) -> None:
         self.settings, self.pack, self.bootstrap = settings, pack, bootstrap
         self.on_alert = on_alert
@@ -88,10 +90,13 @@ class Worker:
         # with it (the checkpoints hold its rules' state), whatever `--rules` says.
         self.pushed = Path(settings.data_dir) / "rules-pushed.json"
         self.pushed_record: bytes | None = None
+        self.rules_key = rules_key
+        if rules_key is None:
+            log.warning("no rules key (EWE_RULES_KEY): packs pushed to this worker are refused")
         if self.pushed.exists():
             record = self.pushed.read_bytes()
             try:
-                at, pack, version = read_rules_record(record)
+                at, pack, version = read_rules_record(record, rules_key)
             except (RuleFileError, ValueError) as error:
                 log.error("ignored %s (%s): starting with --rules", self.pushed, error)
             else:
@@ -404,7 +409,7 @@ class _RulesWatcher(_TopicReader):
     async def receive(self, value: bytes, live: bool) -> None:
         metrics = self.worker.metrics
         try:
-            at, pack, version = read_rules_record(value)
+            at, pack, version = read_rules_record(value, self.worker.rules_key)
         except RuleFileError as error:
             metrics.rule_packs.labels("refused").inc()
             log.error("refused a pushed rule pack, the current one keeps running:\n%s", error)
@@ -427,21 +432,6 @@ class _RulesWatcher(_TopicReader):
         if value != self.worker.pushed_record:
             self.worker.metrics.rule_packs.labels("applied").inc()
             self.worker.apply_pack(pack, at, version, value)
-
-
-def read_rules_record(value: bytes) -> tuple[int, Pack, str]:
-    """(switch time, pack, version) of a rules record; `RuleFileError` for an invalid pack,
-    `ValueError` for a malformed record."""
-    try:
-        record = orjson.loads(value)
-        files, at, version = record["files"], record["at"], record["version"]
-    except (orjson.JSONDecodeError, KeyError, TypeError) as error:
-        raise ValueError(repr(error)) from None
-    if not (isinstance(files, dict) and all(isinstance(text, str) for text in files.values())):
-        raise ValueError("files: expected a mapping of file names to texts")
-    if not isinstance(at, int):
-        raise ValueError("at: expected epoch milliseconds")
-    return at, Pack.from_texts(files), str(version)
 
 
 class _FeedbackWatcher(_TopicReader):

@@ -22,6 +22,7 @@ from streams.broker import free_port
 from streams.records import area_key, join, partition_of
 
 ROOT = Path(__file__).resolve().parent.parent
+RULES_KEY = "rules-key-of-the-tests"
 
 
 class WorkerProcess:
@@ -37,8 +38,10 @@ class WorkerProcess:
             self.args += ["--broker", broker]
         if rules:
             self.args += ["--rules", *rules]
+        # Tests post without tokens and push signed with RULES_KEY unless they say otherwise.
         self.env = {**os.environ, "EWE_TOPIC_PREFIX": prefix, "EWE_GROUP": f"{prefix}workers",
-                    "EWE_CHECKPOINT_EVERY": "1s",
+                    "EWE_CHECKPOINT_EVERY": "1s", "EWE_RULES_KEY": RULES_KEY,
+                    "EWE_OPEN_INGEST": "true",
                     **{f"EWE_{name.upper()}": value for name, value in settings.items()}}
         self.process: subprocess.Popen | None = None
         self.log = data_dir / f"worker-{uuid.uuid4().hex[:6]}.log"

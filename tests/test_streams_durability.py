@@ -3,6 +3,7 @@ restart of the embedded `ewe run`."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import socket
 import subprocess
@@ -14,6 +15,7 @@ import orjson
 import pytest
 from streaming import (
     ROOT,
+    RULES_KEY,
     WorkerProcess,
     batched_records,
     changes,
@@ -220,7 +222,8 @@ def test_a_pushed_pack_and_its_rules_state_outlive_an_embedded_restart(tmp_path)
     run = WorkerProcess(tmp_path / "data", broker=None, prefix="ewe.", command="run").start()
     try:
         subprocess.run([sys.executable, "-m", "ewe", "rules", "push", str(pushed), "--broker",
-                        f"kafka://{embedded_bootstrap(run)}"], check=True, cwd=ROOT, timeout=30)
+                        f"kafka://{embedded_bootstrap(run)}"], check=True, cwd=ROOT, timeout=30,
+                       env={**os.environ, "EWE_RULES_KEY": RULES_KEY})
         deadline = time.monotonic() + 15
         while metric(run, "ewe_rule_packs_total") < 1:
             assert time.monotonic() < deadline, "pack not applied"
@@ -266,4 +269,5 @@ def test_ewe_run_prints_a_working_admin_token_on_first_start_only(tmp_path):
         run.stop()
     again = WorkerProcess(tmp_path, broker=None, prefix="ewe.", command="run").start()
     again.stop()
-    assert (len(tokens), status, "admin token" in again.log.read_text()) == (1, 200, False)
+    printed_again = re.findall(r"admin token (ewe_\S+)", again.log.read_text())
+    assert (len(tokens), status, printed_again) == (1, 200, [])

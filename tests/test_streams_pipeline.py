@@ -107,7 +107,9 @@ def test_http_ingest_answers_202_with_accepted_and_rejected_counts_and_reasons(w
     status, answer = worker.post("/v1/events", body)
     assert status == 202
     assert answer["accepted"] == 2 and answer["rejected"] == 1
-    assert answer["rejections"] == [{"index": 2, "reason": "ts: missing"}]
+    assert answer["rejections"] == [{"index": 2, "reason": (
+        "ts: missing; device_id: missing (expected a non-empty string); type: missing (expected "
+        "a non-empty string); value: missing (expected a number)")}]
 
 
 def test_http_event_raises_an_alert_on_the_alerts_topic(worker):

@@ -1,6 +1,7 @@
 """Hot reload: `ewe rules push` publishes a pack; workers switch at an event time."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -8,7 +9,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-from streaming import ROOT, WorkerProcess, consume, produce, unique_prefix
+from streaming import ROOT, RULES_KEY, WorkerProcess, consume, produce, unique_prefix
 
 MINUTE = 60_000
 
@@ -58,11 +59,13 @@ def reading(event_id: str, kind: str, t: int, value: float) -> dict:
             "value": value, "location": {"grid": "G-reload"}}
 
 
-def push(broker, prefix: str, folder: str, at: int | None = None) -> subprocess.CompletedProcess:
+def push(broker, prefix: str, folder: str, at: int | None = None,
+         key: str = RULES_KEY) -> subprocess.CompletedProcess:
     at_args = ["--at", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at / 1000))] if at else []
     return subprocess.run([sys.executable, "-m", "ewe", "rules", "push", folder, "--broker",
                            broker.url, "--topic-prefix", prefix, *at_args],
-                          capture_output=True, text=True, cwd=ROOT, timeout=30)
+                          capture_output=True, text=True, cwd=ROOT, timeout=30,
+                          env={**os.environ, "EWE_RULES_KEY": key})
 
 
 def wait_for_metric(worker: WorkerProcess, line_start: str, timeout: float = 15) -> None:
@@ -90,7 +93,11 @@ def reloaded(broker, tmp_path_factory):
         wait_for_metric(worker, 'ewe_rule_packs_total{outcome="applied"}')
         broken = push(broker, prefix, pack_dir(folder / "bad", VERSION_2.replace("5m", "5 min")))
         produce(broker.bootstrap, [(f"{prefix}rules", b"pack", b'{"files": "not a pack"}')])
-        wait_for_metric(worker, 'ewe_rule_packs_total{outcome="refused"}')
+        # A pack that would fire test.smoke on s-2, signed with another key.
+        forged = push(broker, prefix, pack_dir(folder / "forged", VERSION_1),
+                      at=t0 + 5 * MINUTE + 30_000, key="not the cluster's key")
+        assert forged.returncode == 0, forged.stderr
+        wait_for_metric(worker, 'ewe_rule_packs_total{outcome="refused"} 2.0')
         worker.post("/v1/events", orjson.dumps([
             reading("s-2", "smoke", t0 + 6 * MINUTE, 2), reading("g-1", "gas", t0 + 6 * MINUTE, 2),
             reading("wl-1", "water_level", t0 + 7 * MINUTE, 0.4),
@@ -106,6 +113,11 @@ def reloaded(broker, tmp_path_factory):
 def test_events_before_the_switch_time_are_evaluated_by_the_old_pack(reloaded):
     fired, _, _ = reloaded
     assert ("test.smoke", "s-1") in fired
+
+
+def test_a_pack_not_signed_with_the_clusters_key_is_refused(reloaded):
+    fired, _, _ = reloaded
+    assert ("test.smoke", "s-2") not in fired
 
 
 def test_events_from_the_switch_time_on_are_evaluated_by_the_new_pack(reloaded):
