@@ -42,6 +42,8 @@ __all__ = ["Worker", "FETCH_WAIT_MS"]
 
 log = logging.getLogger("ewe.worker")
 
+EXIT_SOFTWARE = 70   # sysexits.h: an internal error
+
 # Faust hard-codes a 1.5 s fetch wait, which would be the floor of every alert's latency.
 FETCH_WAIT_MS = 10
 
@@ -130,7 +132,19 @@ class Worker:
         @app.agent(inputs, name="ewe.evaluate")
         async def evaluate(stream):
             async for event in stream.events():
-                await self.handle(event.message)
+                try:
+                    await self.handle(event.message)
+                except Exception as error:
+                    # Not a rule's failure (those are quarantined): the worker's own. Going on
+                    # would evaluate nothing while looking alive, and a last checkpoint would
+                    # save a half-evaluated record as done: exit at once, saying why, for the
+                    # supervisor to restart it from the last good checkpoint.
+                    message = event.message
+                    log.critical("the worker stops: evaluating %s[%d]@%d failed",
+                                 message.topic, message.partition, message.offset,
+                                 exc_info=error)
+                    logging.shutdown()
+                    os._exit(EXIT_SOFTWARE)
 
         app.on_partitions_assigned.connect(self._on_assigned)
         app.on_partitions_revoked.connect(self._on_revoked)

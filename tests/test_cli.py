@@ -199,3 +199,33 @@ def test_center_archive_writes_finished_alerts_to_a_new_file_and_drops_them(tmp_
     assert orjson.loads(line)["id"] == finished
     assert main(command) == 2                  # an archive is never overwritten
     assert "File exists" in capsys.readouterr().err
+
+
+def test_replay_goes_on_past_a_failing_model_and_names_it(tmp_path, monkeypatch, capsys):
+    from engine import anomaly
+
+    class FailsAbove100:
+        def __init__(self, warmup: int = 0) -> None:
+            self.warmup = warmup
+
+        def score_one(self, x: dict) -> float:
+            return 0.0
+
+        def learn_one(self, x: dict) -> None:
+            if x["value"] > 100:
+                raise ArithmeticError("the detector's bug")
+
+    monkeypatch.setitem(anomaly.DETECTORS, "fails_above_100", FailsAbove100)
+    (tmp_path / "pack.yaml").write_text(
+        "models:\n  - {id: broken, detector: fails_above_100, on: reading}\n"
+        "rules:\n  - {id: high, on: reading, when: value > 150, severity: red}\n")
+    events = tmp_path / "events.jsonl"
+    events.write_bytes(b"".join(orjson.dumps({
+        "kind": "reading", "id": f"r{n}", "ts": 1782864000000 + n * 60_000, "device_id": "d",
+        "type": "level", "value": value}) + b"\n" for n, value in enumerate([1, 200, 300, 2])))
+    out = tmp_path / "alerts.jsonl"
+    assert main(["replay", str(events), "--rules", str(tmp_path / "pack.yaml"),
+                 "--out", str(out)]) == 0
+    assert [orjson.loads(line)["change"] for line in out.read_bytes().splitlines()] == \
+        ["fired", "resolved"]
+    assert "quarantined: broken failed at event time" in capsys.readouterr().err
