@@ -227,3 +227,15 @@ def test_metrics_exposition_passes_promtool(worker, tmp_path):
     check = subprocess.run(["promtool", "check", "metrics"], input=exposition,
                            capture_output=True, timeout=30)
     assert check.returncode == 0, check.stdout.decode() + check.stderr.decode()
+
+
+def test_events_dated_year_1_are_refused_and_the_worker_stays_responsive(worker):
+    ancient = {**smoke("h50"), "ts": "0001-01-01T00:00:00Z", "type": "water_level"}
+    body = orjson.dumps([ancient, {**ancient, "id": "h51"},
+                         {**smoke("h52"), "type": "water_level", "value": 0.01}])
+    status, answer = worker.post("/v1/events", body)
+    assert (status, answer["accepted"], answer["rejected"]) == (202, 1, 2)
+    began = time.monotonic()
+    for _ in range(5):
+        assert orjson.loads(worker.get("/healthz"))["status"] == "ok"
+    assert time.monotonic() - began < 2
