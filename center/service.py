@@ -79,6 +79,7 @@ class CenterService:
                                 "session_timeout_ms": session_timeout_ms}
         self._tasks: list[asyncio.Task] = []
         self._publishing = asyncio.Lock()
+        self.committed: dict[int, int] = {}   # alerts partition -> next offset not recorded
         self.consumer: AIOKafkaConsumer | None = None
         self.producer: AIOKafkaProducer | None = None
 
@@ -125,12 +126,26 @@ class CenterService:
                 if decoded:
                     await self._record(decoded)
                 await self.consumer.commit()
+                for partition, messages in batches.items():
+                    if messages:
+                        self.committed[partition.partition] = messages[-1].offset + 1
             except Exception:
                 # The database (or the commit) failed: read the batch again from the last
                 # commit; what did get recorded is skipped as a duplicate the second time.
                 log.exception("recording alert changes failed; retrying")
                 await asyncio.sleep(_RETRY_SECONDS)
                 await self.consumer.seek_to_committed()
+
+    async def recorded(self, offsets: dict[int, int], timeout_s: float = 10.0) -> bool:
+        """Whether the ledger has recorded (and committed past) every alert up to `offsets`
+        (alerts partition -> offset), waiting up to `timeout_s` for it."""
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while any(self.committed.get(partition, 0) <= offset
+                  for partition, offset in offsets.items()):
+            if asyncio.get_running_loop().time() > deadline:
+                return False
+            await asyncio.sleep(0.05)
+        return True
 
     async def _record(self, decoded: list[tuple[Any, dict[str, Any]]]) -> None:
         """Record a batch. If the ledger refuses it while the database answers, record it

@@ -44,6 +44,7 @@ MAX_NAME_CHARS = 256          # ids, types, units, channels, categories, places
 MAX_TEXT_CHARS = 8_000        # a report's text
 MAX_ATTRS_BYTES = 16 * 1024   # attrs and reporter, as JSON
 MAX_NESTING = 16              # levels of objects and arrays inside attrs or reporter
+SHARED_BYTES = 4 * 1024 * 1024  # texts of locations, and of attrs, decoded once and shared
 
 _Text = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_NAME_CHARS)]
 _Name = Annotated[str, msgspec.Meta(max_length=MAX_NAME_CHARS)]
@@ -105,10 +106,12 @@ class _Shared:
 
     Events never mutate their location or attrs, which makes the sharing safe."""
 
-    def __init__(self, field: str, kind: Any) -> None:
+    def __init__(self, field: str, kind: Any, max_bytes: int = SHARED_BYTES) -> None:
         self.field = field
         self.decoder = msgspec.json.Decoder(kind)
         self.values: dict[bytes, Any] = {}
+        self.max_bytes = max_bytes
+        self.bytes = 0      # of the texts held: their decoded values take a few times more
 
     def add(self, text: bytes) -> Any:
         """Decode a text not seen before, and remember it."""
@@ -119,9 +122,13 @@ class _Shared:
         except msgspec.ValidationError as error:
             raise translate(error, self.field) from None
         check_nesting(value, self.field, MAX_NESTING)
-        if len(self.values) >= 65_536:  # bounded: far fewer places and devices report
+        # Bounded by bytes, not by count: sixty texts of a megabyte each once held a gigabyte.
+        # Far fewer distinct places and devices report than the bound holds.
+        if self.bytes + len(text) > self.max_bytes:
             self.values.clear()
+            self.bytes = 0
         self.values[text] = value
+        self.bytes += len(text)
         return value
 
 
@@ -207,10 +214,10 @@ def _generic(raw: bytes | str, first: Exception) -> Any:
         return msgspec.json.decode(raw)
     except RecursionError:
         raise _too_deep() from None
+    except msgspec.ValidationError:     # (a kind of DecodeError: caught first)
+        raise first if isinstance(first, EventError) else translate(first) from None
     except msgspec.DecodeError as error:   # the typed decoder stopped before the syntax error
         raise EventError("$", f"invalid JSON: {error}") from None
-    except msgspec.ValidationError:
-        raise first if isinstance(first, EventError) else translate(first) from None
 
 
 def _too_deep() -> EventError:

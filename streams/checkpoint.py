@@ -8,9 +8,9 @@ the state still does: rules and detectors go on where they stopped, and input st
 >>> import tempfile
 >>> store = CheckpointStore(tempfile.mkdtemp())
 >>> store.save(Checkpoint(partition=3, cluster="c1", offsets={"ewe.readings": 120}, state=b"s"))
-63
+76
 >>> store.load(3)
-Checkpoint(partition=3, cluster='c1', offsets={'ewe.readings': 120}, state=b's')
+Checkpoint(partition=3, cluster='c1', offsets={'ewe.readings': 120}, state=b's', journal={})
 >>> store.load(4) is None
 True
 """
@@ -31,6 +31,7 @@ class Checkpoint:
     cluster: str
     offsets: dict[str, int] = field(default_factory=dict)   # topic -> next offset to read
     state: bytes = b""
+    journal: dict[str, int] = field(default_factory=dict)   # "ingest:topic" -> last entry
 
 
 class CheckpointStore:
@@ -55,7 +56,7 @@ class CheckpointStore:
     def write(self, checkpoint: Checkpoint) -> Path:
         """Write the checkpoint beside its place, durably; `commit` puts it in place."""
         header = orjson.dumps({"partition": checkpoint.partition, "cluster": checkpoint.cluster,
-                               "offsets": checkpoint.offsets})
+                               "offsets": checkpoint.offsets, "journal": checkpoint.journal})
         temporary = self.write_path(checkpoint.partition, os.getpid())
         with open(temporary, "wb") as out:
             out.write(header + b"\n")
@@ -70,6 +71,12 @@ class CheckpointStore:
 
     def commit(self, partition: int, temporary: Path) -> None:
         os.replace(temporary, self._path(partition))
+        # The rename itself must survive a power cut, not only the file's contents.
+        directory = os.open(self.directory, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
 
     def load(self, partition: int) -> Checkpoint | None:
         try:
@@ -78,4 +85,5 @@ class CheckpointStore:
             return None
         header, _, state = data.partition(b"\n")
         meta = orjson.loads(header)
-        return Checkpoint(meta["partition"], meta["cluster"], meta["offsets"], state)
+        return Checkpoint(meta["partition"], meta["cluster"], meta["offsets"], state,
+                          meta.get("journal", {}))

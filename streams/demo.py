@@ -14,7 +14,7 @@ import orjson
 from engine.events import parse_timestamp
 from engine.simulation import simulate
 from streams.clock import wall_ms
-from streams.ingest import Ingest
+from streams.ingest import Ingest, IngestBusy, IngestUnavailable
 from streams.records import join
 from streams.settings import Settings
 
@@ -42,10 +42,18 @@ class DemoCity(mode.Service):
                 chunk.append(orjson.dumps(event))
                 t = parse_timestamp(event["ts"])
                 if len(chunk) >= CHUNK or t > wall_ms():
-                    await self.ingest.submit(join(chunk), "demo")
+                    await self._submit(join(chunk))
                     chunk = []
                     while t > wall_ms() and not self.should_stop:
                         await self.sleep(0.1)
                 if self.should_stop:
                     return
             start += DAY_MS
+
+    async def _submit(self, body: bytes) -> None:
+        while not self.should_stop:
+            try:
+                await self.ingest.submit(body, "demo")
+                return
+            except (IngestBusy, IngestUnavailable):
+                await self.sleep(1.0)

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from streams.ingest import Ingest, IngestUnavailable
+from streams.ingest import Ingest, IngestBusy, IngestUnavailable
 from streams.metrics import CONTENT_TYPE_LATEST, PipelineMetrics
 
 __all__ = ["http_app", "ingest_route", "HttpServer", "MAX_BODY_BYTES", "IngestGuard"]
@@ -53,6 +53,9 @@ def ingest_route(ingest: Ingest, guard: IngestGuard | None) -> Route:
         except IngestUnavailable as error:
             return JSONResponse({"error": str(error), "code": "unavailable"}, 503,
                                 headers={"Retry-After": "5"})
+        except IngestBusy as error:
+            return JSONResponse({"error": str(error), "code": "busy"}, 429,
+                                headers={"Retry-After": "1"})
         if not receipt.accepted and receipt.rejected:
             return JSONResponse(receipt.as_dict(), 400)
         return JSONResponse(receipt.as_dict(), 202)

@@ -36,6 +36,7 @@ class Outcome:
     dead: list[DeadLetter] = field(default_factory=list)
     events: int = 0
     kinds: dict[str, int] = field(default_factory=dict)
+    replayed: bool = False     # a journal entry already reflected in the state: skipped
 
 
 class PartitionRunner:
@@ -48,6 +49,7 @@ class PartitionRunner:
         self.highwater = highwater            # a topic's end offset in this partition, if known
         self.evaluator = Evaluator(pack, lateness_ms=lateness_ms)
         self.offsets: dict[str, int] = {}     # topic -> next offset to read
+        self.journal: dict[str, int] = {}     # "ingest:topic" -> the last journal entry seen
         self.max_future_ms = max_future_ms
         self.clock = clock                    # wall time in epoch ms, injected for tests
         self.last_record_at: int | None = None
@@ -56,13 +58,21 @@ class PartitionRunner:
         self._ends: dict[str, int | None] = {}
         self.duplicates_counted = 0           # of the evaluator's, already in the metrics
 
-    def handle(self, topic: str, offset: int, value: bytes | None) -> Outcome:
-        """Evaluate one record. A record below the remembered offset is already reflected in
-        the state (a re-delivery) and is skipped."""
+    def handle(self, topic: str, offset: int, value: bytes | None,
+               journal: tuple[str, int] | None = None) -> Outcome:
+        """Evaluate one record. A record below the remembered offset, or one whose journal
+        entry (ingest, sequence number) the state already reflects, is a re-delivery and is
+        skipped."""
         outcome = Outcome()
         if offset < self.offsets.get(topic, 0):
             return outcome
         self.offsets[topic] = offset + 1
+        if journal is not None:
+            entry = f"{journal[0]}:{topic}"
+            if journal[1] <= self.journal.get(entry, 0):
+                outcome.replayed = True
+                return outcome
+            self.journal[entry] = journal[1]
         now = self.last_record_at = self.arrivals[topic] = self.clock()
         origin = {"topic": topic, "partition": self.partition, "offset": offset}
         try:
@@ -144,10 +154,13 @@ class PartitionRunner:
         return alerts + evaluator.advance(evaluator.max_time + idle - evaluator.lateness_ms).alerts
 
     def checkpoint(self, cluster: str) -> Checkpoint:
-        return Checkpoint(self.partition, cluster, dict(self.offsets), self.evaluator.snapshot())
+        return Checkpoint(self.partition, cluster, dict(self.offsets), self.evaluator.snapshot(),
+                          dict(self.journal))
 
     def restore(self, checkpoint: Checkpoint, cluster: str) -> None:
-        """Take up the checkpoint's state; its offsets only if they were read on this cluster."""
+        """Take up the checkpoint's state and the journal entries it reflects; its offsets
+        only if they were read on this cluster."""
         self.evaluator.restore(checkpoint.state)
+        self.journal = dict(checkpoint.journal)
         self.offsets = dict(checkpoint.offsets) if checkpoint.cluster == cluster else {}
 

@@ -49,8 +49,9 @@ class RecordError(ValueError):
     """The record as a whole is unreadable; its reason names what is wrong."""
 
 
-def split(value: bytes | None) -> list[bytes | msgspec.Raw]:
-    """The raw JSON of each event in a record value, undecoded."""
+def split(value: bytes | None, max_events: int | None = None) -> list[bytes | msgspec.Raw]:
+    """The raw JSON of each event in a record value, undecoded; at most `max_events` of them
+    (`RecordError` past it)."""
     if not value:
         raise RecordError("record: empty value")
     start = value.lstrip()[:1]
@@ -63,11 +64,11 @@ def split(value: bytes | None) -> list[bytes | msgspec.Raw]:
             raise RecordError(f"record: not a JSON object or array ({_plain(error)})") from None
         except RecursionError:
             raise RecordError("record: JSON nested too deeply") from None
-        if len(raws) > MAX_EVENTS_PER_RECORD:
+        if max_events is not None and len(raws) > max_events:
             # Each refused event costs tens of microseconds: a body of millions of `{}` would
             # hold the process for minutes.
-            raise RecordError(f"record: {len(raws):,} events; at most "
-                              f"{MAX_EVENTS_PER_RECORD:,} in one batch")
+            raise RecordError(f"record: {len(raws):,} events; at most {max_events:,} in one "
+                              "batch")
         return raws
     raise RecordError("record: not a JSON object or array")
 
@@ -77,22 +78,24 @@ def join(events: Iterable[bytes]) -> bytes:
     return b"[" + b",".join(events) + b"]"
 
 
-def records(events: list[bytes], *, max_bytes: int = MAX_RECORD_BYTES) -> list[bytes]:
-    """Record values for a group of encoded events: as few as can be, each of at most
-    `MAX_EVENTS_PER_RECORD` events and `max_bytes` bytes (below the broker's limit).
+def records(events: list[bytes], *,
+            max_bytes: int = MAX_RECORD_BYTES) -> list[tuple[bytes, int]]:
+    """Record values for a group of encoded events, with how many events each holds: as few
+    as can be, each of at most `MAX_EVENTS_PER_RECORD` events and `max_bytes` bytes (below the
+    broker's limit).
 
-    >>> [len(value) for value in records([b"{}"] * 5, max_bytes=8)]
-    [7, 7, 4]
+    >>> records([b"{}"] * 5, max_bytes=8)
+    [(b'[{},{}]', 2), (b'[{},{}]', 2), (b'[{}]', 1)]
     """
     values, chunk, size = [], [], 2
     for event in events:
         if chunk and (size + len(event) + 1 > max_bytes or len(chunk) >= MAX_EVENTS_PER_RECORD):
-            values.append(join(chunk))
+            values.append((join(chunk), len(chunk)))
             chunk, size = [], 2
         chunk.append(event)
         size += len(event) + 1
     if chunk:
-        values.append(join(chunk))
+        values.append((join(chunk), len(chunk)))
     return values
 
 

@@ -28,6 +28,7 @@ from streams.broker import EmbeddedBroker
 from streams.control import rules_key_file
 from streams.http import HttpServer, IngestGuard, http_app, ingest_route
 from streams.ingest import Ingest
+from streams.journal import Journal
 from streams.metrics import PipelineMetrics
 from streams.settings import Settings
 from streams.worker import Worker
@@ -41,12 +42,14 @@ STOP_DEADLINE_S = 10
 
 class Attachment(NamedTuple):
     """A part served beside the worker (the center): its start and stop, an ASGI app built
-    around the ingest route, the worker's metrics and health, and lines for the banner."""
+    around the ingest route, the worker's metrics and health, lines for the banner, and
+    whether it has recorded the alerts up to given offsets of each alerts partition."""
 
     start: Callable[[], Awaitable]
     stop: Callable[[], Awaitable]
     app: Callable[[list, list, Callable[[], dict]], Any]
     banner: list[str]
+    recorded: Callable[[dict[int, int]], Awaitable[bool]]
 
 
 class _Hooked(mode.Service):
@@ -77,6 +80,7 @@ async def prepare_cluster(bootstrap: str, settings: Settings) -> str:
         existing = set(await admin.list_topics())
         wanted = [NewTopic(settings.topic(name), partitions, 1, topic_configs=config)
                   for name, partitions, config in (
+                      ("events", settings.partitions, {}),
                       ("readings", settings.partitions, {}),
                       ("reports", settings.partitions, {}),
                       ("alerts", settings.partitions, {}),
@@ -163,11 +167,16 @@ def serve(settings: Settings, pack: Pack, *, out=sys.stderr,
         metrics = PipelineMetrics()
         rules_key = (settings.rules_key.encode() if settings.rules_key
                      else rules_key_file(settings.data_dir, create=broker is not None))
+        journal = Journal(settings.data_dir)
+        attached = attach(bootstrap) if attach is not None else None
+        embedded = broker is not None
         worker = Worker(settings, pack, bootstrap=bootstrap, cluster_id=cluster_id,
                         metrics=metrics, rules_key=rules_key,
+                        journal=journal if embedded else None,
+                        alerts_recorded=attached.recorded if attached and embedded else None,
                         on_alert=print_alert if settings.print_alerts else None)
-        ingest = Ingest(settings, bootstrap, metrics, keep_contacts=keep_contacts)
-        attached = attach(bootstrap) if attach is not None else None
+        ingest = Ingest(settings, bootstrap, metrics, journal=journal,
+                        durable_broker=not embedded, keep_contacts=keep_contacts)
         if attached is None:
             app = http_app(ingest, guard, metrics, worker.health)
         else:

@@ -49,6 +49,9 @@ class Settings:
     max_future: str = "1h"
     checkpoint_every: str = "10s"
     batch_window: str = "20ms"
+    # Accepted events not yet passed on (published to a cluster, or reflected in a checkpoint
+    # on the embedded broker) beyond which the ingest answers 429.
+    journal_limit_mb: int = 512
     # Short: the embedded broker holds a group's first join for about half of it, and a
     # worker that restarts should be consuming again within seconds.
     rebalance_timeout: str = "4s"
@@ -56,6 +59,7 @@ class Settings:
     session_timeout: str = "6s"
     mqtt: str | None = None                              # e.g. mqtt://127.0.0.1:1883
     mqtt_topics: list[str] = field(default_factory=lambda: ["ewe/events/#"])
+    mqtt_client_id: str | None = None   # default: stable per data directory
     log_level: str = "warning"
     print_alerts: bool = False                           # one line per alert change on stdout
     demo: bool = False                                   # also turns print_alerts on
@@ -149,6 +153,10 @@ class Settings:
 
     def ms(self, name: str) -> int:
         return parse_duration(getattr(self, name))
+
+    @property
+    def journal_limit_bytes(self) -> int:
+        return self.journal_limit_mb * 1024 * 1024
 
     @property
     def lateness_ms(self) -> int:

@@ -15,7 +15,7 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
 
@@ -34,6 +34,7 @@ from engine.rulefile import RuleFileError
 from streams.checkpoint import CheckpointStore
 from streams.clock import wall_ms
 from streams.control import read_rules_record
+from streams.journal import HEADER, Journal, parse_header
 from streams.metrics import PipelineMetrics, faust_monitor
 from streams.partition import Outcome, PartitionRunner
 from streams.settings import Settings
@@ -62,6 +63,13 @@ class _Consumer(faust_aiokafka.Consumer):
     def _new_consumer_thread(self):
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
+    async def perform_seek(self) -> None:
+        """After a rebalance Faust seeks every partition to the group's committed offset, which
+        may be past the checkpoint a restored partition resumes from: the records between
+        would never be evaluated. Seek, afterwards, to where the checkpoints say."""
+        await super().perform_seek()
+        await self.app.seek_to_checkpoints()
+
 
 class _Transport(faust_aiokafka.Transport):
     Consumer = _Consumer
@@ -77,6 +85,8 @@ class Worker:
 
     def __init__(self, settings: Settings, pack: Pack, *, bootstrap: str, cluster_id: str,
                  metrics: PipelineMetrics, rules_key: bytes | None,
+                 journal: Journal | None = None,
+                 alerts_recorded: Callable[[dict[int, int]], Awaitable[bool]] | None = None,
                  clock: Callable[[], int] = wall_ms,
                  on_alert: Callable[[dict], None] | None = None) -> None:
         self.settings, self.pack, self.bootstrap = settings, pack, bootstrap
@@ -88,6 +98,12 @@ class Worker:
         self.assigned: set[int] = set()
         self.switch: tuple[int, Pack, str] | None = None   # the latest pushed pack
         self.quarantines: dict[tuple[int, str], Quarantine] = {}
+        # The ingest's journal, on the embedded broker: its rows go once checkpoints reflect them.
+        self.journal = journal
+        # On the embedded broker, a checkpoint waits for the center to have recorded every
+        # alert of the state it saves: the topic would not outlive a crash.
+        self.alerts_recorded = alerts_recorded
+        self.alert_offsets: dict[int, int] = {}    # alerts partition -> last offset sent
         # The record of the pack pushed last, kept beside the checkpoints: a restart goes on
         # with it (the checkpoints hold its rules' state), whatever `--rules` says.
         self.pushed = Path(settings.data_dir) / "rules-pushed.json"
@@ -116,6 +132,7 @@ class Worker:
                         broker_session_timeout=settings.ms("session_timeout") / 1000,
                         broker_heartbeat_interval=1.0)
         self.app.monitor = faust_monitor(metrics.registry)
+        self.app.seek_to_checkpoints = self.seek_to_checkpoints
         metrics.rules_active.set(len(self.pack))
         self._wire()
 
@@ -124,7 +141,10 @@ class Worker:
         app, settings = self.app, self.settings
         raw = dict(key_type=bytes, value_type=bytes, key_serializer="raw",
                    value_serializer="raw")
-        self.input_topics = (settings.topic("readings"), settings.topic("reports"))
+        # ewe's own producers write both kinds to `events`, one total order per partition;
+        # `readings` and `reports` take what other producers write by kind.
+        self.input_topics = (settings.topic("events"), settings.topic("readings"),
+                             settings.topic("reports"))
         inputs = app.topic(*self.input_topics, **raw)
         self.alerts = app.topic(settings.topic("alerts"), **raw)
         self.dead_letters = app.topic(settings.topic("dead-letter"), **raw)
@@ -160,7 +180,8 @@ class Worker:
         partition = message.partition
         runner = self.runners.get(partition) or self._open(partition)
         async with self.locks[partition]:
-            outcome = runner.handle(message.topic, message.offset, message.value)
+            outcome = runner.handle(message.topic, message.offset, message.value,
+                                    parse_header(_header(message.headers, HEADER)))
             await self._emit(outcome.alerts, outcome.dead)
         self._count(message, outcome)
         self._note_quarantines(partition, runner)
@@ -180,7 +201,13 @@ class Worker:
     async def _emit(self, alerts: list[dict], dead: list) -> None:
         if alerts:
             for alert in alerts:
-                await self.alerts.send(key=alert["id"].encode(), value=orjson.dumps(alert))
+                value = orjson.dumps(alert)
+                try:
+                    sent = await self.alerts.send(key=alert["id"].encode(), value=value)
+                except Exception as error:    # refused at once (too large): the others go on
+                    await self._not_sent(alert, len(value), error)
+                    continue
+                sent.add_done_callback(self._sent)
                 if self.on_alert is not None:
                     self.on_alert(alert)
             self.metrics.count_alerts(alerts, self.clock())
@@ -189,6 +216,36 @@ class Worker:
             self.metrics.dead_letters.labels(letter.reason).inc()
             if letter.reason == "late":
                 self.metrics.late.inc()
+
+    def _sent(self, future: asyncio.Future) -> None:
+        """An alert record reached the broker (or could not: then the worker stops, for a
+        restart from the last checkpoint to send it again, rather than checkpoint past it)."""
+        error = None if future.cancelled() else future.exception()
+        if future.cancelled() or error is not None:
+            log.critical("the worker stops: an alert record was not sent (%r)", error)
+            logging.shutdown()
+            os._exit(EXIT_SOFTWARE)
+        metadata = future.result()
+        if metadata.offset > self.alert_offsets.get(metadata.partition, -1):
+            self.alert_offsets[metadata.partition] = metadata.offset
+
+    async def _not_sent(self, alert: dict, size: int, error: Exception) -> None:
+        reason = f"alert record of {size:,} bytes not sent: {type(error).__name__}: {error}"
+        log.error("%s (alert %s of %s)", reason, alert["id"], alert["rule"])
+        self.metrics.dead_letters.labels("alert").inc()
+        await self.dead_letters.send(value=orjson.dumps({
+            "reason": reason, "alert": {name: alert.get(name) for name in (
+                "id", "rule", "key", "severity", "change", "at")}}))
+
+    async def _alerts_kept(self) -> bool:
+        """Whether every alert sent so far is recorded where it outlives a crash: on the
+        embedded broker, topics live in memory, so in the ledger; a cluster keeps them."""
+        if self.alerts_recorded is None:
+            return True
+        if await self.alerts_recorded(dict(self.alert_offsets)):
+            return True
+        log.warning("checkpoint postponed: the center has not recorded the latest alerts")
+        return False
 
     def _count(self, message, outcome: Outcome) -> None:
         metrics = self.metrics
@@ -226,10 +283,16 @@ class Worker:
         partitions = {tp.partition for tp in assigned if tp.topic in self.input_topics}
         self.assigned = partitions
         for partition in partitions:
+            if partition not in self.runners:
+                self._open(partition)
+        log.info("assigned partitions %s", sorted(partitions))
+
+    async def seek_to_checkpoints(self) -> None:
+        """Read each assigned partition from the offsets its runner's state reflects."""
+        for partition in sorted(self.assigned):
             runner = self.runners.get(partition) or self._open(partition)
             for topic in self.input_topics:
                 await self.app.consumer.seek(TP(topic, partition), runner.offsets.get(topic, 0))
-        log.info("assigned partitions %s", sorted(partitions))
 
     async def _on_revoked(self, sender, revoked, **kwargs) -> None:
         for partition in {tp.partition for tp in revoked if tp.topic in self.input_topics}:
@@ -247,9 +310,12 @@ class Worker:
             self.metrics.checkpoint_seconds.observe(time.perf_counter() - began)
         # Every alert of the state being saved must be on the broker before the state is.
         await self.app.producer.flush()
+        if not await self._alerts_kept():
+            return
         size = await asyncio.to_thread(self.store.save, checkpoint)
         self.metrics.checkpoints.inc()
         self.metrics.checkpoint_bytes.labels(str(partition)).set(size)
+        await self._trim_journal({partition: checkpoint.journal})
 
     async def checkpoint_all(self) -> None:
         """Checkpoint every partition without stopping the stream for long: with every runner
@@ -263,6 +329,8 @@ class Worker:
             for partition in partitions:
                 await stack.enter_async_context(self.locks[partition])
             began = time.perf_counter()
+            journals = {partition: dict(self.runners[partition].journal)
+                        for partition in partitions}
             child = os.fork()
             if child == 0:
                 _write_and_exit(self.store, [self.runners[partition].checkpoint(self.cluster_id)
@@ -274,11 +342,29 @@ class Worker:
             log.error("checkpoint writer failed (status %d); the previous checkpoints stand",
                       status)
             return
+        if not await self._alerts_kept():
+            for partition in partitions:
+                self.store.write_path(partition, child).unlink(missing_ok=True)
+            return
         for partition in partitions:
             temporary = self.store.write_path(partition, child)
             self.metrics.checkpoint_bytes.labels(str(partition)).set(temporary.stat().st_size)
             self.store.commit(partition, temporary)
         self.metrics.checkpoints.inc(len(partitions))
+        await self._trim_journal(journals)
+
+    async def _trim_journal(self, journals: dict[int, dict[str, int]]) -> None:
+        """The journal rows that committed checkpoints reflect are needed no more."""
+        if self.journal is None:
+            return
+        reflected = {}
+        for partition, entries in journals.items():
+            for entry, seq in entries.items():
+                ingest, _, topic = entry.partition(":")
+                if ingest == self.journal.ingest:
+                    reflected[topic, partition] = seq
+        if reflected:
+            await asyncio.to_thread(self.journal.trim, reflected)
 
     async def _tick(self) -> None:
         idle_after = self.settings.ms("idle_after")

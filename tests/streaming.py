@@ -133,7 +133,7 @@ def produce(bootstrap: str, records: Iterable[tuple[str, bytes | int | None, byt
 
 def batched_records(events: list[bytes], prefix: str, slice_ms: int = 30_000,
                     partitions: int = 4) -> list[tuple[str, int, bytes]]:
-    """The records ewe's producers send: the events of each kind topic and partition within a
+    """The records ewe's producers send: the events of each partition of the events topic within a
     time slice in one record, the slices in arrival order."""
     records: list[tuple[str, int, bytes]] = []
     groups: dict[tuple[str, int], list[bytes]] = {}
@@ -150,7 +150,7 @@ def batched_records(events: list[bytes], prefix: str, slice_ms: int = 30_000,
             flush()
             current_slice = t // slice_ms
         partition = partition_of(area_key(event), partitions)
-        groups.setdefault((f"{prefix}{event.kind}s", partition), []).append(raw)
+        groups.setdefault((f"{prefix}events", partition), []).append(raw)
     flush()
     return records
 

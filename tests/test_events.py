@@ -112,3 +112,12 @@ def test_a_time_outside_the_range_is_refused_every_time_it_is_seen(ts):
     for _ in range(3):    # the second copy of a text once went past the check
         with pytest.raises(EventError, match="outside 2000..2200"):
             decode(with_(READING, ts=ts))
+
+
+def test_shared_attrs_are_bounded_by_bytes_not_by_count():
+    from engine import events
+
+    for n in range(1_000):    # 15 MB of distinct attrs, each under the per-event limit
+        decode(with_(READING, id=f"r{n}", attrs={"n": n, "blob": "x" * 15_000}))
+    held = sum(len(text) for text in events._shared_attrs.values)
+    assert held <= events.SHARED_BYTES and held == events._shared_attrs.bytes

@@ -94,7 +94,7 @@ def fed(tmp_path_factory):
         time.sleep(2)     # the chain's events reach their topic, the feed its subscribers
         seen["metrics"] = run.get("/metrics").decode()
         bootstrap = run.log.read_text().split("broker embedded kafka://")[1].split()[0]
-        for topic in ("readings", "reports", "alerts", "alert-events", "dead-letter"):
+        for topic in ("events", "alerts", "alert-events", "dead-letter"):
             seen[f"topic ewe.{topic}"] = b"\n".join(consume(bootstrap, f"ewe.{topic}",
                                                             timeout=3, settle=1)).decode()
         seen["feed"] = "\n".join(feed.lines)
@@ -114,7 +114,7 @@ def fed(tmp_path_factory):
     return seen
 
 
-CHANNELS = ["topic ewe.reports", "topic ewe.alerts", "topic ewe.alert-events",
+CHANNELS = ["topic ewe.events", "topic ewe.alerts", "topic ewe.alert-events",
             "topic ewe.dead-letter", "log", "metrics", "feed", "webhooks", "viewer view",
             "archive"]
 

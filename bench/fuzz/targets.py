@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import string
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -212,12 +213,14 @@ class HttpIngest:
 
         from streams.http import http_app
         from streams.ingest import Ingest
+        from streams.journal import Journal
         from streams.metrics import PipelineMetrics
         from streams.settings import Settings
 
         settings = Settings.resolve(environ={"EWE_TOPIC_PREFIX": "fuzz."})
         self.loop = asyncio.new_event_loop()
-        self.ingest = Ingest(settings, bootstrap, PipelineMetrics())
+        self.ingest = Ingest(settings, bootstrap, PipelineMetrics(),
+                             journal=Journal(tempfile.mkdtemp()), durable_broker=True)
         self.loop.run_until_complete(self._prepare(bootstrap, settings))
         app = http_app(self.ingest, None, PipelineMetrics(), lambda: {"status": "ok"})
         self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
