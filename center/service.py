@@ -80,6 +80,7 @@ class CenterService:
         self._tasks: list[asyncio.Task] = []
         self._publishing = asyncio.Lock()
         self.committed: dict[int, int] = {}   # alerts partition -> next offset not recorded
+        self.ledger_error: str | None = None  # why the ledger failed last, until it works
         self.consumer: AIOKafkaConsumer | None = None
         self.producer: AIOKafkaProducer | None = None
 
@@ -129,12 +130,20 @@ class CenterService:
                 for partition, messages in batches.items():
                     if messages:
                         self.committed[partition.partition] = messages[-1].offset + 1
-            except Exception:
+                self.ledger_error = None
+            except Exception as error:
                 # The database (or the commit) failed: read the batch again from the last
                 # commit; what did get recorded is skipped as a duplicate the second time.
+                self.ledger_error = f"{type(error).__name__}: {error}"
                 log.exception("recording alert changes failed; retrying")
                 await asyncio.sleep(_RETRY_SECONDS)
                 await self.consumer.seek_to_committed()
+
+    def health(self) -> str | None:
+        """Why the center cannot record alerts now (None: it can)."""
+        if self.ledger_error is not None:
+            return f"center: the ledger cannot record alerts: {self.ledger_error}"
+        return None
 
     async def recorded(self, offsets: dict[int, int], timeout_s: float = 10.0) -> bool:
         """Whether the ledger has recorded (and committed past) every alert up to `offsets`

@@ -104,6 +104,6 @@ def attach_center(settings: Settings, store: Store, duty: DutyList,
             await service.stop()
             await asyncio.to_thread(store.close)
 
-        return Attachment(service.start, stop, app, banner, service.recorded)
+        return Attachment(service.start, stop, app, banner, service.recorded, service.health)
 
     return attach

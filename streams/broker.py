@@ -12,9 +12,11 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 __all__ = ["EmbeddedBroker", "BrokerError", "free_port"]
 
@@ -49,6 +51,7 @@ class EmbeddedBroker:
     port: int = 0
     cluster_id: str = field(default_factory=lambda: f"ewe-{uuid.uuid4().hex[:12]}")
     process: subprocess.Popen | None = None
+    errors: Any = None       # the broker's standard error, a temporary file
 
     @property
     def url(self) -> str:
@@ -68,10 +71,13 @@ class EmbeddedBroker:
         if not self.port:
             self.port = free_port(self.host)
         listener = f"tcp://{self.host}:{self.port}"
+        # A file, not a pipe: nobody reads the broker's errors while it runs, and a full pipe
+        # would stop it.
+        self.errors = tempfile.TemporaryFile()
         self.process = subprocess.Popen(
             [binary, "broker", "--cluster-id", self.cluster_id, "--listener-url", listener,
              "--advertised-listener-url", listener, "--storage-engine", "memory://tansu/"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.errors,
             env={**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "error")},
             # Its own session: a Ctrl-C of the terminal reaches ewe, which stops the broker last.
             # Should ewe die without stopping it, the kernel stops it (Linux).
@@ -79,8 +85,8 @@ class EmbeddedBroker:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                error = self.process.stderr.read().decode(errors="replace").strip()
-                raise BrokerError(f"tansu exited with {self.process.returncode}: {error[-500:]}")
+                raise BrokerError(f"tansu exited with {self.process.returncode}: "
+                                  f"{self.last_errors()}")
             try:
                 socket.create_connection((self.host, self.port), timeout=0.2).close()
                 return self
@@ -91,16 +97,25 @@ class EmbeddedBroker:
 
     def stop(self, timeout: float = 5.0) -> None:
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if process.stderr:
-            process.stderr.close()
+        if process is not None and process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        if self.errors is not None:
+            self.errors.close()
+            self.errors = None
+
+    def last_errors(self) -> str:
+        """The end of what the broker wrote on standard error."""
+        self.errors.seek(0)
+        return self.errors.read().decode(errors="replace").strip()[-500:]
+
+    def exit_status(self) -> int | None:
+        """None while the broker runs, its exit status once it stopped."""
+        return self.process.poll() if self.process is not None else None
 
     def __enter__(self) -> EmbeddedBroker:
         return self.start() if self.process is None else self

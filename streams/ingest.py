@@ -31,7 +31,6 @@ from streams.journal import Journal, JournalRow
 from streams.metrics import PipelineMetrics
 from streams.records import (
     MAX_EVENTS_PER_RECORD,
-    MAX_RECORD_BYTES,
     RecordError,
     area_key,
     dead_letter,
@@ -47,6 +46,7 @@ log = logging.getLogger("ewe.ingest")
 
 MAX_REJECTIONS_LISTED = 100
 _SEND_TIMEOUT_MS = 10_000
+_RECORD_OVERHEAD = 64 * 1024    # headers and batch framing around a record's value
 
 
 class IngestUnavailable(RuntimeError):
@@ -87,6 +87,7 @@ class Ingest:
         # broker keeps topics in memory: a row stays until a checkpoint reflects it.
         self.durable_broker = durable_broker
         self.journal_limit = settings.journal_limit_bytes
+        self.max_record_bytes = settings.max_record_bytes
         self.keep_contacts = keep_contacts
         self.max_future_ms = settings.ms("max_future")
         self.clock = clock
@@ -99,11 +100,13 @@ class Ingest:
         self._queue: list[_Queued] = []
         self._partitions: dict[str, int] = {}
         self._flusher: asyncio.Task | None = None
+        self._probe: asyncio.Future | None = None
         self._sending = asyncio.Lock()
         self._warned = False
 
     async def start(self) -> None:
-        self.producer = await _producer(self.bootstrap)
+        self.producer = await _producer(self.bootstrap, self.max_record_bytes)
+        self._probe = asyncio.ensure_future(self._watch_broker())
         # What was acknowledged before a crash and not yet passed on goes first, in order.
         self._queue = [_Queued(row.seq, row, 0) for row in self.journal.pending()]
         if self._queue:
@@ -112,6 +115,8 @@ class Ingest:
         await self.flush()
 
     async def stop(self) -> None:
+        if self._probe is not None:
+            self._probe.cancel()
         if self._flusher is not None:
             self._flusher.cancel()
         try:
@@ -168,7 +173,7 @@ class Ingest:
             await self._keep(contacts)
         rows = [((topic, partition, source, value), count)
                 for (topic, partition), events in groups.items()
-                for value, count in records(events)]
+                for value, count in records(events, max_bytes=self.max_record_bytes)]
         seqs = await asyncio.to_thread(self.journal.append, [row for row, _ in rows])
         # Queued only now: a report is never published before its contact is kept.
         self._queue += [_Queued(seq, JournalRow(seq, *row), events)
@@ -242,12 +247,35 @@ class Ingest:
         for item in queued:
             runs = merged.setdefault((item.row.topic, item.row.partition, item.row.source), [[]])
             run = runs[-1]
-            if run and (item.events == 0 or run[-1].events == 0 or _too_big(run, item)):
+            if run and (item.events == 0 or run[-1].events == 0
+                        or _too_big(run, item, self.max_record_bytes)):
                 runs.append(run := [])
             run.append(item)
         return [(topic, partition, _joined([item.row.value for item in run]),
                  [("ewe-source", source.encode()), self.journal.header(run[-1].seq)])
                 for (topic, partition, source), runs in merged.items() for run in runs]
+
+    async def _watch_broker(self) -> None:
+        """Ask the broker for its metadata every second: an ingest whose broker is gone says so
+        (and refuses events) without waiting for a send to fail."""
+        while True:
+            try:
+                await asyncio.wait_for(self.producer.client.fetch_all_metadata(), 2.0)
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                if self.broker_error is None:
+                    log.error("the broker is unreachable: %r", error)
+                self.broker_error = f"no answer to a metadata request ({type(error).__name__})"
+            else:
+                if self._queue:     # left by a publication that failed: try it again
+                    try:
+                        await self.flush()
+                    except IngestUnavailable:
+                        pass
+                else:
+                    self.broker_error = None
+            await asyncio.sleep(1.0)
 
     def health(self) -> str | None:
         """Why the ingest cannot take events now (None: it can)."""
@@ -262,12 +290,13 @@ class Ingest:
                                  dead_letter(raw, reason, source=source, **origin))
 
 
-async def _producer(bootstrap: str) -> AIOKafkaProducer:
+async def _producer(bootstrap: str, max_record_bytes: int) -> AIOKafkaProducer:
     """A producer whose sends every in-sync replica has (acks=all), idempotent where the broker
     supports it. Tansu does not: a send retried there can arrive twice, and the workers then
     skip the copy by its journal entry."""
     options = dict(bootstrap_servers=bootstrap, linger_ms=5, acks="all",
-                   max_request_size=16 * 1024 * 1024, request_timeout_ms=_SEND_TIMEOUT_MS)
+                   max_request_size=max_record_bytes + _RECORD_OVERHEAD,
+                   request_timeout_ms=_SEND_TIMEOUT_MS)
     producer = AIOKafkaProducer(enable_idempotence=True, **options)
     try:
         await producer.start()
@@ -280,8 +309,8 @@ async def _producer(bootstrap: str) -> AIOKafkaProducer:
     return producer
 
 
-def _too_big(run: list[_Queued], item: _Queued) -> bool:
-    return (sum(len(queued.row.value) for queued in run) + len(item.row.value) > MAX_RECORD_BYTES
+def _too_big(run: list[_Queued], item: _Queued, max_bytes: int) -> bool:
+    return (sum(len(queued.row.value) for queued in run) + len(item.row.value) > max_bytes
             or sum(queued.events for queued in run) + item.events > MAX_EVENTS_PER_RECORD)
 
 

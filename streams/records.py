@@ -33,11 +33,9 @@ from engine.events import Event
 from engine.privacy import mask_text
 
 __all__ = ["RecordError", "split", "join", "records", "area_key", "partition_of", "dead_letter",
-           "AREA_LEVELS", "MAX_EVENTS_PER_RECORD", "MAX_RECORD_BYTES"]
+           "AREA_LEVELS", "MAX_EVENTS_PER_RECORD"]
 
 MAX_EVENTS_PER_RECORD = 10_000
-# Well below the 16 MiB a broker takes by default, whatever the record's overhead.
-MAX_RECORD_BYTES = 8 * 1024 * 1024
 
 # Devices do not move: keyed by grid, a device's, building's and grid's state share a partition.
 AREA_LEVELS = ("grid", "community", "street", "district")
@@ -78,8 +76,7 @@ def join(events: Iterable[bytes]) -> bytes:
     return b"[" + b",".join(events) + b"]"
 
 
-def records(events: list[bytes], *,
-            max_bytes: int = MAX_RECORD_BYTES) -> list[tuple[bytes, int]]:
+def records(events: list[bytes], *, max_bytes: int) -> list[tuple[bytes, int]]:
     """Record values for a group of encoded events, with how many events each holds: as few
     as can be, each of at most `MAX_EVENTS_PER_RECORD` events and `max_bytes` bytes (below the
     broker's limit).

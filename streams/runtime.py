@@ -38,6 +38,7 @@ __all__ = ["serve", "prepare_cluster", "Attachment"]
 log = logging.getLogger("ewe")
 
 STOP_DEADLINE_S = 10
+EXIT_UNAVAILABLE = 69    # sysexits.h: a service it needs is unavailable
 
 
 class Attachment(NamedTuple):
@@ -50,6 +51,7 @@ class Attachment(NamedTuple):
     app: Callable[[list, list, Callable[[], dict]], Any]
     banner: list[str]
     recorded: Callable[[dict[int, int]], Awaitable[bool]]
+    health: Callable[[], str | None]
 
 
 class _Hooked(mode.Service):
@@ -112,6 +114,42 @@ class _Worker(faust.Worker):
     def _give_up() -> None:
         log.error("ewe: shutdown took more than %d s; exiting now", STOP_DEADLINE_S)
         os._exit(1)   # the embedded broker follows (it stops with its parent)
+
+
+class _BrokerWatch(mode.Service):
+    """The embedded broker keeps every topic in memory: once it is gone there is nothing to
+    go on with. ewe stops at once, saying why; what it acknowledged is in the journal and is
+    evaluated after the restart."""
+
+    def __init__(self, broker: EmbeddedBroker, **kwargs) -> None:
+        self.broker = broker
+        super().__init__(**kwargs)
+
+    @mode.Service.task
+    async def _watch(self) -> None:
+        while not self.should_stop:
+            status = self.broker.exit_status()
+            if status is not None:
+                log.critical("ewe stops: the embedded broker exited with status %d (%s); what "
+                             "was acknowledged is in the journal and is evaluated after a "
+                             "restart", status, self.broker.last_errors() or "no message")
+                logging.shutdown()
+                os._exit(EXIT_UNAVAILABLE)
+            await self.sleep(0.5)
+
+
+def health_of(worker: Worker, ingest: Ingest,
+              attached: Attachment | None) -> Callable[[], dict]:
+    """The service's health: the worker's, unavailable (503) with the reasons whenever the
+    ingest cannot take events or the center cannot record them."""
+    def health() -> dict:
+        status = worker.health()
+        reasons = [reason for reason in (ingest.health(), attached.health() if attached
+                                         else None) if reason]
+        if reasons:
+            status = {**status, "status": "unavailable", "reasons": reasons}
+        return status
+    return health
 
 
 def print_alert(alert: dict) -> None:
@@ -177,13 +215,14 @@ def serve(settings: Settings, pack: Pack, *, out=sys.stderr,
                         on_alert=print_alert if settings.print_alerts else None)
         ingest = Ingest(settings, bootstrap, metrics, journal=journal,
                         durable_broker=not embedded, keep_contacts=keep_contacts)
+        health = health_of(worker, ingest, attached)
         if attached is None:
-            app = http_app(ingest, guard, metrics, worker.health)
+            app = http_app(ingest, guard, metrics, health)
         else:
-            app = attached.app([ingest_route(ingest, guard)], [metrics.exposition],
-                               worker.health)
+            app = attached.app([ingest_route(ingest, guard)], [metrics.exposition], health)
         http = HttpServer(app, settings.http_host, settings.http_port)
         services: list[mode.Service] = [
+            *([_BrokerWatch(broker)] if broker is not None else []),
             *worker.services(),
             _Hooked("ingest", ingest.start, ingest.stop),
             *([_Hooked("center", attached.start, attached.stop)] if attached else []),

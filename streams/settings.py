@@ -52,6 +52,9 @@ class Settings:
     # Accepted events not yet passed on (published to a cluster, or reflected in a checkpoint
     # on the embedded broker) beyond which the ingest answers 429.
     journal_limit_mb: int = 512
+    # The largest record ewe produces (and what its producers allow): Kafka's default
+    # `message.max.bytes` is about a megabyte. Batches of events are split below it.
+    max_record_bytes: int = 1_000_000
     # Short: the embedded broker holds a group's first join for about half of it, and a
     # worker that restarts should be consuming again within seconds.
     rebalance_timeout: str = "4s"

@@ -271,3 +271,46 @@ def test_ewe_run_prints_a_working_admin_token_on_first_start_only(tmp_path):
     again.stop()
     printed_again = re.findall(r"admin token (ewe_\S+)", again.log.read_text())
     assert (len(tokens), status, printed_again) == (1, 200, [])
+
+
+def post_all(run: WorkerProcess, events: list[bytes], size: int = 200) -> None:
+    for start in range(0, len(events), size):
+        status, answer = run.post("/v1/events", b"[" + b",".join(events[start:start + size])
+                                  + b"]")
+        assert status == 202 and answer["rejected"] == 0, answer
+
+
+def ledger_changes(data_dir) -> set[tuple[str, str, str]]:
+    import sqlite3
+    with sqlite3.connect(data_dir / "center.db") as db:
+        rows = db.execute("SELECT alert_id, kind, data FROM alert_events WHERE actor = 'engine'")
+        return {(alert, kind, json.loads(data)["at"]) for alert, kind, data in rows}
+
+
+def test_events_acknowledged_before_a_kill_9_of_ewe_run_are_evaluated_after_it_once(
+        tmp_path, shipped_pack, city):
+    expected = {(r["id"], r["change"], r["at"]) for r in replayed(city, shipped_pack, LATENESS_MS)}
+    settings = dict(lateness="2m", idle_after="0s")
+    run = WorkerProcess(tmp_path, broker=None, prefix="ewe.", command="run", **settings).start()
+    third = len(city) // 3
+    post_all(run, city[:third])
+    deadline = time.monotonic() + 30
+    while not (tmp_path / "checkpoints" / "partition-0.ckpt").exists():
+        assert time.monotonic() < deadline, "no checkpoint"
+        time.sleep(0.2)
+    post_all(run, city[third:2 * third])       # acknowledged, and not all checkpointed yet
+    run.kill()
+
+    again = WorkerProcess(tmp_path, broker=None, prefix="ewe.", command="run", **settings)
+    again.start(60)
+    try:
+        post_all(again, city[2 * third:])
+        deadline = time.monotonic() + 60
+        while len(found := ledger_changes(tmp_path)) < len(expected) and \
+                time.monotonic() < deadline:
+            time.sleep(0.5)
+        time.sleep(2)
+        found = ledger_changes(tmp_path)
+    finally:
+        again.stop()
+    assert found == expected
