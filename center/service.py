@@ -89,7 +89,8 @@ class CenterService:
         return self.center.ledger
 
     async def start(self) -> None:
-        self.producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, linger_ms=5)
+        self.producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, linger_ms=5,
+                                         compression_type="zstd")
         await self.producer.start()
         self._tasks = [asyncio.create_task(loop(), name=f"center-{loop.__name__}")
                        for loop in (self._consume, self._publish, self._schedule)]

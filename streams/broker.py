@@ -113,6 +113,17 @@ class EmbeddedBroker:
         self.errors.seek(0)
         return self.errors.read().decode(errors="replace").strip()[-500:]
 
+    def resident_mb(self) -> int:
+        """The broker's resident memory in MiB (Linux), 0 when it cannot be read."""
+        try:
+            with open(f"/proc/{self.process.pid}/status") as status:
+                for line in status:
+                    if line.startswith("VmRSS:"):
+                        return int(line.split()[1]) // 1024
+        except (OSError, AttributeError):
+            pass
+        return 0
+
     def exit_status(self) -> int | None:
         """None while the broker runs, its exit status once it stopped."""
         return self.process.poll() if self.process is not None else None

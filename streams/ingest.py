@@ -294,7 +294,7 @@ async def _producer(bootstrap: str, max_record_bytes: int) -> AIOKafkaProducer:
     """A producer whose sends every in-sync replica has (acks=all), idempotent where the broker
     supports it. Tansu does not: a send retried there can arrive twice, and the workers then
     skip the copy by its journal entry."""
-    options = dict(bootstrap_servers=bootstrap, linger_ms=5, acks="all",
+    options = dict(bootstrap_servers=bootstrap, linger_ms=5, acks="all", compression_type="zstd",
                    max_request_size=max_record_bytes + _RECORD_OVERHEAD,
                    request_timeout_ms=_SEND_TIMEOUT_MS)
     producer = AIOKafkaProducer(enable_idempotence=True, **options)

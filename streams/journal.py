@@ -55,8 +55,12 @@ def parse_header(value: bytes | str | None) -> tuple[str, int] | None:
 
 
 class Journal:
-    def __init__(self, data_dir: str | os.PathLike[str]) -> None:
-        path = Path(data_dir) / "journal.db"
+    """`name` tells apart the journals of processes that share a data directory (workers of
+    one host): `ewe run` and `ewe worker` name theirs after their HTTP port, so a restarted
+    process finds its own."""
+
+    def __init__(self, data_dir: str | os.PathLike[str], name: str = "journal") -> None:
+        path = Path(data_dir) / f"{name}.db"
         path.parent.mkdir(parents=True, exist_ok=True)
         self._connection = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._connection.execute("PRAGMA journal_mode=WAL")

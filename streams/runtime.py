@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
 import socket
 import sys
 import threading
@@ -117,12 +118,17 @@ class _Worker(faust.Worker):
 
 
 class _BrokerWatch(mode.Service):
-    """The embedded broker keeps every topic in memory: once it is gone there is nothing to
-    go on with. ewe stops at once, saying why; what it acknowledged is in the journal and is
-    evaluated after the restart."""
+    """The embedded broker keeps every topic in memory, and lets go of nothing (Tansu's memory
+    store honours neither retention nor DeleteRecords). Once it is gone there is nothing to go
+    on with: ewe stops at once, saying why. Once it holds more than `limit_mb`, ewe restarts
+    in place (`restart` is set and the process stops as on SIGTERM): the checkpoints and the
+    journal carry everything over to a new, empty broker. Either way what was acknowledged is
+    in the journal and is evaluated after the restart."""
 
-    def __init__(self, broker: EmbeddedBroker, **kwargs) -> None:
+    def __init__(self, broker: EmbeddedBroker, limit_mb: int, **kwargs) -> None:
         self.broker = broker
+        self.limit_mb = limit_mb
+        self.restart = False
         super().__init__(**kwargs)
 
     @mode.Service.task
@@ -135,7 +141,14 @@ class _BrokerWatch(mode.Service):
                              "restart", status, self.broker.last_errors() or "no message")
                 logging.shutdown()
                 os._exit(EXIT_UNAVAILABLE)
-            await self.sleep(0.5)
+            held = self.broker.resident_mb()
+            if held > self.limit_mb and not self.restart:
+                log.warning("the embedded broker holds %d MiB (limit %d): ewe restarts in place "
+                            "to let it go; the ingest answers again within seconds", held,
+                            self.limit_mb)
+                self.restart = True
+                os.kill(os.getpid(), signal.SIGTERM)
+            await self.sleep(1.0)
 
 
 def health_of(worker: Worker, ingest: Ingest,
@@ -194,7 +207,7 @@ def serve(settings: Settings, pack: Pack, *, out=sys.stderr,
     _check_port_free(settings.http_host, settings.http_port)
     Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
     Path(settings.data_dir).chmod(0o700)   # made by an older release with the default mode
-    broker = None
+    broker = watch = journal = None
     if settings.broker:
         bootstrap = settings.broker.removeprefix("kafka://")
     else:
@@ -205,7 +218,7 @@ def serve(settings: Settings, pack: Pack, *, out=sys.stderr,
         metrics = PipelineMetrics()
         rules_key = (settings.rules_key.encode() if settings.rules_key
                      else rules_key_file(settings.data_dir, create=broker is not None))
-        journal = Journal(settings.data_dir)
+        journal = Journal(settings.data_dir, f"journal-{settings.http_port}")
         attached = attach(bootstrap) if attach is not None else None
         embedded = broker is not None
         worker = Worker(settings, pack, bootstrap=bootstrap, cluster_id=cluster_id,
@@ -221,8 +234,9 @@ def serve(settings: Settings, pack: Pack, *, out=sys.stderr,
         else:
             app = attached.app([ingest_route(ingest, guard)], [metrics.exposition], health)
         http = HttpServer(app, settings.http_host, settings.http_port)
+        watch = _BrokerWatch(broker, settings.broker_limit_mb) if broker is not None else None
         services: list[mode.Service] = [
-            *([_BrokerWatch(broker)] if broker is not None else []),
+            *([watch] if watch is not None else []),
             *worker.services(),
             _Hooked("ingest", ingest.start, ingest.stop),
             *([_Hooked("center", attached.start, attached.stop)] if attached else []),
@@ -250,8 +264,14 @@ def serve(settings: Settings, pack: Pack, *, out=sys.stderr,
         try:
             faust_worker.execute_from_commandline()
         except SystemExit as stop:
-            return int(stop.code or 0)
-        return 0
+            code = int(stop.code or 0)
+        else:
+            code = 0
     finally:
         if broker is not None:
             broker.stop()
+    if watch is not None and watch.restart and code == 0:
+        journal.close()
+        log.warning("ewe restarts in place")
+        os.execv(sys.executable, [sys.executable, "-m", "ewe", *sys.argv[1:]])
+    return code

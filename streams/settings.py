@@ -55,6 +55,8 @@ class Settings:
     # The largest record ewe produces (and what its producers allow): Kafka's default
     # `message.max.bytes` is about a megabyte. Batches of events are split below it.
     max_record_bytes: int = 1_000_000
+    # The embedded broker lets go of nothing: past this much memory `ewe run` restarts in place.
+    broker_limit_mb: int = 2048
     # Short: the embedded broker holds a group's first join for about half of it, and a
     # worker that restarts should be consuming again within seconds.
     rebalance_timeout: str = "4s"

@@ -127,6 +127,7 @@ class Worker:
                         consumer_auto_offset_reset="earliest", stream_wait_empty=False,
                         broker_commit_every=10_000, producer_linger_ms=2,
                         producer_max_request_size=settings.max_record_bytes + 65_536,
+                        producer_compression_type="zstd",
                         consumer_max_fetch_size=8 * 1024 * 1024,
                         broker_rebalance_timeout=rebalance_timeout,
                         broker_session_timeout=settings.ms("session_timeout") / 1000,
