@@ -14,7 +14,7 @@ from starlette.routing import BaseRoute
 
 from center.api import alerts, feed, incidents, silences, tokens
 from center.api.deps import Center, no_nul_in_url
-from center.errors import install_handlers
+from center.api.handlers import install_handlers
 
 __all__ = ["create_app"]
 

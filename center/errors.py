@@ -1,4 +1,4 @@
-"""Errors of the center and the HTTP answer each gets.
+"""Errors of the center, and the HTTP answer each gets.
 
     Exception
      ├── LookupError
@@ -13,17 +13,26 @@
           └── ChainError .......... 409  the alert's chain state does not allow the action
 
 Every answer is `{"error": <message>, "code": <stable code>}`; the code names the error for
-clients, the message explains it to people.
+clients, the message explains it to people. `center.api.handlers` turns them into answers.
 """
 from __future__ import annotations
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
-
-from center.ledger import BadRequest, NotAllowed, NotFound
 from engine.chain import ChainError
 
-__all__ = ["AuthError", "Unauthorized", "Forbidden", "install_handlers", "error_body"]
+__all__ = ["NotFound", "BadRequest", "NotAllowed", "AuthError", "Unauthorized", "Forbidden",
+           "HTTP_STATUS", "error_body"]
+
+
+class NotFound(LookupError):
+    """No alert, incident or silence with that id."""
+
+
+class BadRequest(ValueError):
+    """A request the ledger cannot take as given (a malformed cursor, an empty feedback)."""
+
+
+class NotAllowed(PermissionError):
+    """The caller's role may not do this here (a silence beyond its limits)."""
 
 
 class AuthError(Exception):
@@ -38,23 +47,11 @@ class Forbidden(AuthError):
     pass
 
 
-_STATUS = {NotFound: (404, "not_found"), BadRequest: (400, "bad_request"),
-           ChainError: (409, "invalid_transition"), Unauthorized: (401, "unauthorized"),
-           Forbidden: (403, "forbidden"), NotAllowed: (403, "forbidden")}
+HTTP_STATUS: dict[type[Exception], tuple[int, str]] = {
+    NotFound: (404, "not_found"), BadRequest: (400, "bad_request"),
+    ChainError: (409, "invalid_transition"), Unauthorized: (401, "unauthorized"),
+    Forbidden: (403, "forbidden"), NotAllowed: (403, "forbidden")}
 
 
 def error_body(message: str, code: str) -> dict[str, str]:
     return {"error": message, "code": code}
-
-
-def install_handlers(app: FastAPI) -> None:
-    for error_type, (status, code) in _STATUS.items():
-        app.add_exception_handler(error_type, _handler(status, code))
-
-
-def _handler(status: int, code: str):
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-
-    async def handle(_: Request, error: Exception) -> JSONResponse:
-        return JSONResponse(error_body(str(error), code), status, headers=headers)
-    return handle

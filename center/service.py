@@ -22,10 +22,11 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from center.api.deps import Center
 from center.auth import create_token, has_tokens
-from center.ledger import IngestResult, Ledger, alert_record_problem
+from center.ledger import IngestResult, Ledger
 from center.store import Store
 from center.webhooks import Deliverer, Webhook
 from engine.duty import DutyList
+from engine.messages import AlertRecord, decode_alert_record, encode
 
 __all__ = ["CenterService", "wall_clock_ms", "first_tokens"]
 
@@ -191,17 +192,14 @@ class CenterService:
         changes.labels("updated").inc(result.updated)
         changes.labels("duplicate").inc(result.duplicates)
 
-    async def _decode(self, message: Any) -> dict[str, Any] | None:
+    async def _decode(self, message: Any) -> AlertRecord | None:
         """The alert record in a message, or None after dead-lettering it with the reason."""
         try:
-            record = orjson.loads(message.value)
-            reason = alert_record_problem(record)
-        except orjson.JSONDecodeError as error:
-            reason = f"not JSON: {error}"
-        if reason is None:
-            return _without_nul(record) if b"\\u0000" in message.value else record
-        await self._refuse(message, reason)
-        return None
+            record = decode_alert_record(message.value)
+        except ValueError as error:
+            await self._refuse(message, str(error))
+            return None
+        return _without_nul(record) if b"\\u0000" in message.value else record
 
     async def _refuse(self, message: Any, reason: str) -> None:
         self.center.metrics.alert_changes.labels("invalid").inc()
@@ -234,7 +232,7 @@ class CenterService:
             return 0
         topic = self.topic("alert-events")
         sent = [await self.producer.send(topic, key=event["alert_id"].encode(),
-                                         value=orjson.dumps(event)) for event in events]
+                                         value=encode(event)) for event in events]
         await asyncio.gather(*sent)
         await asyncio.to_thread(self.ledger.mark_published, [event["seq"] for event in events])
         self.center.metrics.published.inc(len(events))

@@ -67,6 +67,16 @@ class Store:
     def listened(self) -> bool:
         return bool(self._listeners)
 
+    # Where the dialects differ in what the ledger asks for (SQLite has one writer anyway).
+    for_update = ""    # appended to a SELECT of rows about to be written
+
+    def lock_keys(self, tx: Cursor, keys: list[str]) -> None:
+        """Hold a lock per key until the transaction ends, taken in key order."""
+
+    def try_lock(self, tx: Cursor, lock: int) -> bool:
+        """Take a lock until the transaction ends if no other transaction holds it."""
+        return True
+
     def listen(self, listener: Listener) -> None:
         self._listeners.append(listener)
 
@@ -191,6 +201,7 @@ class PostgresStore(Store):
     """A connection pool; `schema` puts the ledger in its own schema (created if missing)."""
 
     dialect = "postgres"
+    for_update = " FOR UPDATE"
 
     def __init__(self, url: str, *, schema: str | None = None, max_size: int = 20) -> None:
         import psycopg
@@ -228,6 +239,16 @@ class PostgresStore(Store):
 
     def _lock_for_migration(self, tx: Cursor) -> None:
         tx.execute("SELECT pg_advisory_xact_lock(7406)")  # any constant shared by replicas
+
+    def lock_keys(self, tx: Cursor, keys: list[str]) -> None:
+        # In key order, so that two transactions taking overlapping keys cannot deadlock.
+        tx.execute("SELECT pg_advisory_xact_lock(hashtextextended(key, 0)) FROM "
+                   "unnest(?::text[]) WITH ORDINALITY AS keys(key, n) ORDER BY n",
+                   (sorted(keys),))
+
+    def try_lock(self, tx: Cursor, lock: int) -> bool:
+        return tx.execute("SELECT pg_try_advisory_xact_lock(?) AS mine",
+                          (lock,)).fetchone()["mine"]
 
     def notify(self, payloads: list[bytes]) -> None:
         shared = [payload for payload in payloads if len(payload) < _NOTIFY_LIMIT]

@@ -44,6 +44,7 @@ from heapq import heappop, heappush
 from typing import NamedTuple
 
 from engine.events import Event
+from engine.messages import AlertRecord
 from engine.models import Model
 from engine.pack import Pack
 from engine.rulefile import ModelSpec, RuleSpec
@@ -58,7 +59,7 @@ _NO_LIMIT = 2 ** 62
 
 
 class Output(NamedTuple):
-    alerts: list[dict]
+    alerts: list[AlertRecord]
     late: list[tuple[int, Event]]
 
 

@@ -19,9 +19,11 @@ import hmac
 import secrets
 from pathlib import Path
 
+import msgspec
 import orjson
 from aiokafka import AIOKafkaProducer
 
+from engine.messages import RulesRecord, decode_rules_record, encode
 from engine.pack import Pack
 
 __all__ = ["push_pack", "rules_record", "read_rules_record", "rules_key_file"]
@@ -39,30 +41,24 @@ def rules_record(texts: dict[str, str], at_ms: int, key: bytes) -> bytes:
     version = hashlib.blake2b(orjson.dumps(texts, option=orjson.OPT_SORT_KEYS),
                               digest_size=6).hexdigest()
     signature = hmac.new(key, _signed_part(texts, at_ms, version), hashlib.sha256).hexdigest()
-    return orjson.dumps({"version": version, "at": at_ms, "files": texts,
-                         "signature": signature})
+    return encode(RulesRecord(version=version, at=at_ms, files=texts, signature=signature))
 
 
 def read_rules_record(value: bytes, key: bytes | None) -> tuple[int, Pack, str]:
     """(switch time, pack, version) of a rules record; `ValueError` for a malformed or
     unsigned record, `RuleFileError` for an invalid pack."""
     try:
-        record = orjson.loads(value)
-        files, at, version = record["files"], record["at"], record["version"]
-        signature = record.get("signature")
-    except (orjson.JSONDecodeError, KeyError, TypeError) as error:
-        raise ValueError(repr(error)) from None
-    if not (isinstance(files, dict) and all(isinstance(text, str) for text in files.values())):
-        raise ValueError("files: expected a mapping of file names to texts")
-    if not isinstance(at, int):
-        raise ValueError("at: expected epoch milliseconds")
+        record = decode_rules_record(value)
+    except msgspec.DecodeError as error:
+        raise ValueError(f"not a rules record: {error}") from None
+    files, at, version, signature = record.files, record.at, record.version, record.signature
     if key is None:
         raise ValueError("this worker has no rules key (EWE_RULES_KEY): it applies no pack "
                          "pushed to it")
-    expected = hmac.new(key, _signed_part(files, at, str(version)), hashlib.sha256).hexdigest()
-    if not isinstance(signature, str) or not hmac.compare_digest(signature, expected):
+    expected = hmac.new(key, _signed_part(files, at, version), hashlib.sha256).hexdigest()
+    if signature is None or not hmac.compare_digest(signature, expected):
         raise ValueError("not signed with this cluster's rules key")
-    return at, Pack.from_texts(files), str(version)
+    return at, Pack.from_texts(files), version
 
 
 def rules_key_file(data_dir: str | Path, *, create: bool) -> bytes | None:
@@ -91,4 +87,4 @@ async def push_pack(broker: str, topic: str, texts: dict[str, str], at_ms: int,
         await producer.send_and_wait(topic, record, key=b"pack", partition=0)
     finally:
         await producer.stop()
-    return orjson.loads(record)["version"]
+    return decode_rules_record(record).version

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import faust
 import mode
+import msgspec
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from faust.transport.drivers import aiokafka as faust_aiokafka
@@ -29,6 +30,7 @@ from faust.types import TP
 from engine.evaluator import Quarantine
 from engine.events import format_timestamp
 from engine.feedback import RuleVerdicts, verdict_of
+from engine.messages import decode_chain_event
 from engine.pack import Pack
 from engine.rulefile import RuleFileError
 from streams.checkpoint import CheckpointStore
@@ -548,13 +550,13 @@ class _FeedbackWatcher(_TopicReader):
 
     async def receive(self, value: bytes, live: bool) -> None:
         try:
-            event = orjson.loads(value)
-            verdict = verdict_of(event["kind"], event.get("data") or {})
+            event = decode_chain_event(value)
+            verdict = verdict_of(event["kind"], event["data"])
             if verdict is None:
                 return
             rule, key = event["rule"], event["key"]
             self.verdicts.record(event["alert_id"], rule, verdict)
-        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+        except (msgspec.DecodeError, ValueError) as error:
             log.warning("ignored a malformed chain event (%r)", error)
             return
         metrics = self.worker.metrics

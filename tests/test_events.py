@@ -121,3 +121,24 @@ def test_shared_attrs_are_bounded_by_bytes_not_by_count():
         decode(with_(READING, id=f"r{n}", attrs={"n": n, "blob": "x" * 15_000}))
     held = sum(len(text) for text in events._shared_attrs.values)
     assert held <= events.SHARED_BYTES and held == events._shared_attrs.bytes
+
+
+def test_the_published_message_schemas_are_those_of_the_message_types():
+    from engine.messages import SCHEMA_DIR, SCHEMAS, schema_of
+
+    for name, kind in SCHEMAS.items():
+        assert (SCHEMA_DIR / name).read_bytes() == schema_of(kind), f"{name} is out of date"
+
+
+def test_alert_records_of_a_simulated_city_fit_their_published_schema():
+    from engine.evaluator import Evaluator
+    from engine.messages import SCHEMA_DIR
+    from engine.pack import Pack
+
+    schema = json.loads((SCHEMA_DIR / "alert-record.schema.json").read_text())
+    events = [decode(orjson.dumps(event)) for event in
+              simulate(seed=3, duration_ms=6 * 3_600_000, devices=200).events]
+    evaluator = Evaluator(Pack.load(["rules"]))
+    records = evaluator.process(events).alerts + evaluator.flush().alerts
+    validator = Draft202012Validator(schema)
+    assert records and all(not list(validator.iter_errors(record)) for record in records)

@@ -15,9 +15,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AfterValidator
 
 from center.auth import PERMISSIONS, Principal, authenticate
-from center.errors import Forbidden, Unauthorized
+from center.errors import BadRequest, Forbidden, Unauthorized
 from center.feed import Feed
-from center.ledger import BadRequest, Ledger
+from center.ledger import Ledger
 from center.metrics import CenterMetrics
 from center.store import Store
 from engine.events import EventError, parse_timestamp

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from center.api.deps import Center, Json, Text, get_center, require
 from center.auth import Principal, create_token, list_tokens, revoke_token, token_id
-from center.ledger import NotFound
+from center.errors import NotFound
 from engine.events import format_timestamp
 
 __all__ = ["router"]

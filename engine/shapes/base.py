@@ -20,6 +20,7 @@ from engine.events import LOCATION_FIELDS, Event, format_timestamp
 from engine.expr import FIELD_NAMESPACE, compile_expression, field_code
 from engine.identity import alert_id
 from engine.lifecycle import Episode, Level, Phase, Policy, advance, expire
+from engine.messages import AlertRecord, Evidence
 from engine.rulefile import RuleSpec
 from engine.windows import make_window
 
@@ -257,32 +258,32 @@ class Rule:
             event = state.cause = state.last
         alert = {"key": key, "rule": self.id, "severity": episode.level.name,
                  "occurrences": episode.occurrences}
-        self.records.append((episode.changed_at, self.position, {
-            "id": alert_id(self.id, key, episode.starts_at),
-            "rule": self.id,
-            "key": key,
-            "severity": episode.level.name,
-            "status": "resolved" if change == "resolved" else "firing",
-            "change": change,
-            "at": format_timestamp(episode.changed_at),
-            "starts_at": format_timestamp(episode.starts_at),
-            "labels": self.spec.labels,
-            "title": self.spec.title,
-            "summary": {lang: template.render(event, alert)
-                        for lang, template in self.spec.summary.items()},
-            "location": _location(event.location),
-            "evidence": [_evidence(item) for item in state.evidence],
-            "occurrences": episode.occurrences,
-        }))
+        self.records.append((episode.changed_at, self.position, AlertRecord(
+            id=alert_id(self.id, key, episode.starts_at),
+            rule=self.id,
+            key=key,
+            severity=episode.level.name,
+            status="resolved" if change == "resolved" else "firing",
+            change=change,
+            at=format_timestamp(episode.changed_at),
+            starts_at=format_timestamp(episode.starts_at),
+            labels=self.spec.labels,
+            title=self.spec.title,
+            summary={lang: template.render(event, alert)
+                     for lang, template in self.spec.summary.items()},
+            location=_location(event.location),
+            evidence=[_evidence(item) for item in state.evidence],
+            occurrences=episode.occurrences,
+        )))
 
 
-def _evidence(event: Event) -> dict:
+def _evidence(event: Event) -> Evidence:
     if event.kind == "reading":
-        return {"id": event.id, "ts": event.ts, "device_id": event.device_id, "type": event.type,
-                "value": event.value}
+        return Evidence(id=event.id, ts=event.ts, device_id=event.device_id, type=event.type,
+                        value=event.value)
     # Never the reporter: contact details stay in the center's ledger (see engine.privacy).
-    return {"id": event.id, "ts": event.ts, "category": event.category,
-            "text": event.text[:_TEXT_EVIDENCE_CHARS]}
+    return Evidence(id=event.id, ts=event.ts, category=event.category,
+                    text=event.text[:_TEXT_EVIDENCE_CHARS])
 
 
 def _location(location: Any) -> dict | None:

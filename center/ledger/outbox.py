@@ -1,0 +1,41 @@
+"""The ledger's way out: chain events not yet on `ewe.alert-events` (an outbox: marked
+published only once the broker has them), and committed changes for the live feed."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import orjson
+
+from engine.events import format_timestamp
+from engine.messages import ChainEvent
+
+__all__ = ["Outbox"]
+
+
+class Outbox:
+    """(A part of `Ledger`.)"""
+
+    def unpublished(self, limit: int = 500) -> list[ChainEvent]:
+        """Chain events not yet on `ewe.alert-events`, oldest first, with their alert's rule."""
+        with self.store.transaction() as tx:
+            rows = tx.execute(
+                "SELECT e.seq, e.alert_id, e.at, e.actor, e.kind, e.data, a.rule, a.alert_key "
+                "FROM alert_events e JOIN alerts a ON a.id = e.alert_id "
+                "WHERE e.published = 0 ORDER BY e.seq LIMIT ?", (limit,)).fetchall()
+        return [ChainEvent(seq=row["seq"], alert_id=row["alert_id"], rule=row["rule"],
+                           key=row["alert_key"], kind=row["kind"], actor=row["actor"],
+                           at=format_timestamp(row["at"]), data=orjson.loads(row["data"]))
+                for row in rows]
+
+    def mark_published(self, seqs: Sequence[int]) -> None:
+        if not seqs:
+            return
+        with self.store.transaction() as tx:
+            tx.execute(f"UPDATE alert_events SET published = 1 WHERE seq IN "
+                       f"({', '.join('?' for _ in seqs)})", list(seqs))
+
+    def _publish(self, feed: list[dict]) -> None:
+        """Changes for the live feed, once committed: through the store, which reaches the
+        feeds of every replica."""
+        if feed and self.store.listened:
+            self.store.notify([orjson.dumps(item) for item in feed])
