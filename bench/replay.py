@@ -26,7 +26,8 @@ sys.path.insert(0, str(ROOT))
 from engine.evaluator import Evaluator  # noqa: E402
 from engine.pack import Pack  # noqa: E402
 from engine.simulation import simulate  # noqa: E402
-from ewe.replay import ReplayCounts, replay, tune_gc  # noqa: E402
+from engine.tuning import tune_gc  # noqa: E402
+from ewe.replay import ReplayCounts, replay  # noqa: E402
 
 CACHE = Path(__file__).resolve().parent / ".cache"
 

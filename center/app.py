@@ -1,14 +1,14 @@
-"""The center's ASGI application: the routers, `/healthz`, `/metrics` and the error handlers.
+"""The center's ASGI application: the routers, `/metrics` and the error handlers.
 
-`routes` and `exposition` let the composition root serve the worker's ingest and metrics under
-the same base URL, so one `ewe run` answers everything on one port.
+`routes` and `exposition` let the composition root serve the worker's ingest, health and
+metrics under the same base URL, so one `ewe run` answers everything on one port.
 """
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
 from fastapi import Depends, FastAPI
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.routing import BaseRoute
 
@@ -20,8 +20,7 @@ __all__ = ["create_app"]
 
 
 def create_app(center: Center, *, routes: Sequence[BaseRoute] = (),
-               exposition: Sequence[Callable[[], bytes]] = (),
-               health: Callable[[], dict] | None = None) -> FastAPI:
+               exposition: Sequence[Callable[[], bytes]] = ()) -> FastAPI:
     app = FastAPI(title="ewe operations center", version="1",
                   description="Alerts, incidents and the warning chain of an ewe deployment.",
                   dependencies=[Depends(no_nul_in_url)])
@@ -30,11 +29,6 @@ def create_app(center: Center, *, routes: Sequence[BaseRoute] = (),
     for router in (alerts.router, incidents.router, silences.router, feed.router, tokens.router):
         app.include_router(router)
     app.router.routes.extend(routes)
-
-    @app.get("/healthz", tags=["service"], summary="Liveness and readiness")
-    def healthz() -> JSONResponse:
-        status = health() if health is not None else {"status": "ok"}
-        return JSONResponse(status, 200 if status["status"] == "ok" else 503)
 
     @app.get("/metrics", tags=["service"], summary="Prometheus metrics",
              response_class=Response)

@@ -8,13 +8,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Any
 
-import orjson
+import msgspec
 
 __all__ = ["Feed"]
 
 _QUEUE_ITEMS = 1000
+
+
+class _Kind(msgspec.Struct):
+    type: str
+
+
+_KIND = msgspec.json.Decoder(_Kind)   # reads the type of a change, nothing else
 _KEEPALIVE_SECONDS = 15.0
 
 
@@ -28,7 +34,8 @@ class Feed:
     def subscribers(self) -> int:
         return len(self._subscribers)
 
-    def publish(self, item: dict[str, Any]) -> None:
+    def publish(self, payload: bytes) -> None:
+        """A committed ledger change, as the JSON the store carried (sent on as it is)."""
         loop = self._loop
         if loop is None or not self._subscribers:
             return
@@ -37,17 +44,17 @@ class Feed:
         except RuntimeError:
             running = None
         if running is loop:
-            self._deliver(item)
+            self._deliver(payload)
             return
         try:
-            loop.call_soon_threadsafe(self._deliver, item)
+            loop.call_soon_threadsafe(self._deliver, payload)
         except RuntimeError:   # the loop has closed: nobody is listening any more
             self._subscribers.clear()
 
-    def _deliver(self, item: dict[str, Any]) -> None:
+    def _deliver(self, payload: bytes) -> None:
         self._sequence += 1
-        message = (f"id: {self._sequence}\nevent: {item['type']}\n"
-                   f"data: {orjson.dumps(item).decode()}\n\n").encode()
+        kind = _KIND.decode(payload).type.encode()
+        message = b"id: %d\nevent: %s\ndata: %s\n\n" % (self._sequence, kind, payload)
         for queue in list(self._subscribers):
             try:
                 queue.put_nowait(message)

@@ -13,22 +13,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable
 from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from center.api.deps import Center
 from center.auth import create_token, has_tokens
+from center.context import Center
 from center.ledger import IngestResult, Ledger
 from center.store import Store
 from center.webhooks import Deliverer, Webhook
 from engine.duty import DutyList
 from engine.messages import AlertRecord, decode_alert_record, encode
 
-__all__ = ["CenterService", "wall_clock_ms", "first_tokens"]
+__all__ = ["CenterService", "first_tokens"]
 
 log = logging.getLogger("ewe.center")
 
@@ -36,9 +35,6 @@ _TICK_SECONDS = 1.0
 _PUBLISH_SECONDS = 0.2
 _RETRY_SECONDS = 1.0
 
-
-def wall_clock_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def _without_nul(value: Any) -> Any:
@@ -65,7 +61,7 @@ def first_tokens(store: Store, clock: Callable[[], int], *, ingest: bool) -> dic
 class CenterService:
     def __init__(self, store: Store, duty: DutyList, *, bootstrap: str, topic: Callable[[str], str],
                  webhooks: list[Webhook], external_url: str,
-                 clock: Callable[[], int] = wall_clock_ms,
+                 clock: Callable[[], int],
                  rebalance_timeout_ms: int = 4_000, session_timeout_ms: int = 6_000) -> None:
         self.store = store
         self.bootstrap = bootstrap

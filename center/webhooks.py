@@ -25,6 +25,7 @@ import orjson
 
 from center.metrics import CenterMetrics
 from center.store import Store
+from engine.events import AREA_LEVELS
 
 __all__ = ["Webhook", "Deliverer", "alertmanager_payload", "signature"]
 
@@ -55,8 +56,7 @@ def alertmanager_payload(notice: Mapping[str, Any], *, external_url: str) -> dic
     location = alert.get("location") or {}
     labels = {"alertname": alert["rule"], "severity": alert["severity"], "key": alert["key"],
               **{name: str(value) for name, value in (alert.get("labels") or {}).items()},
-              **{name: str(location[name]) for name in ("district", "street", "community",
-                                                       "grid", "building") if name in location}}
+              **{name: str(location[name]) for name in AREA_LEVELS if name in location}}
     summary = alert.get("summary") or {}
     annotations = {"summary": summary.get("zh") or summary.get("en") or alert["rule"],
                    "notice": notice["kind"], "state": alert["state"]}

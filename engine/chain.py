@@ -44,26 +44,29 @@ class _Action(NamedTuple):
     to: State | None              # None: the state stays as it is
     requires: tuple[str, ...]     # fields the action must carry, non-empty
     hint: str                     # why it is refused elsewhere
+    accepts: tuple[str, ...]      # every field it takes, the required ones included
 
 
 _LIVE = frozenset(State) - {State.closed, State.false_positive}
 
 ACTIONS: Mapping[str, _Action] = {
     "acknowledge": _Action(frozenset({State.open}), State.acknowledged, (),
-                           "only an open alert can be acknowledged"),
+                           "only an open alert can be acknowledged", ("note",)),
     # Re-dispatching to another department is a dispatch from dispatched.
     "dispatch": _Action(frozenset({State.acknowledged, State.dispatched}), State.dispatched,
-                        ("department",), "dispatch follows acknowledge"),
+                        ("department",), "dispatch follows acknowledge",
+                        ("department", "handler", "note")),
     "resolve": _Action(frozenset({State.dispatched}), State.resolved, ("note",),
-                       "resolve follows dispatch"),
+                       "resolve follows dispatch", ("note",)),
     "reply": _Action(frozenset({State.resolved}), State.replied, ("message",),
-                     "reply follows resolve"),
+                     "reply follows resolve", ("message",)),
     "close": _Action(frozenset({State.replied, State.false_positive}), State.closed, (),
-                     "close follows reply"),
+                     "close follows reply", ("note",)),
     "false_positive": _Action(_LIVE, State.false_positive, (),
-                              "the alert's chain has already ended"),
-    "assign": _Action(_LIVE, None, ("handler",), "the alert's chain has already ended"),
-    "comment": _Action(frozenset(State), None, ("text",), ""),
+                              "the alert's chain has already ended", ("note",)),
+    "assign": _Action(_LIVE, None, ("handler",), "the alert's chain has already ended",
+                      ("handler",)),
+    "comment": _Action(frozenset(State), None, ("text",), "", ("text",)),
 }
 HUMAN_ACTIONS = tuple(ACTIONS)
 

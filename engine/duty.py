@@ -29,7 +29,6 @@ duty.yaml:2: route 1: a route needs a `department`
 """
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +40,7 @@ from engine.matchers import check_path, field_of, matches
 from engine.roles import PERMISSIONS
 from engine.rulefile import RuleError, RuleFileError
 from engine.silence import DEFAULT_LIMITS
+from engine.suggest import hint
 from engine.yamlpos import LocatedDict, LocatedList, YamlError, load
 
 __all__ = ["DutyList", "Route", "Inhibition", "SLA_STEPS", "load_duty", "load_duty_file"]
@@ -143,9 +143,8 @@ class _DutyLoader:
     def unknown_keys(self, node: LocatedDict, allowed: tuple[str, ...], **where: Any) -> None:
         for key in node:
             if key not in allowed:
-                close = difflib.get_close_matches(str(key), allowed, n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                self.error(node.line_of(key), f"unknown key {key!r}{hint}", **where)
+                self.error(node.line_of(key), f"unknown key {key!r} ({hint(key, allowed)})",
+                           **where)
 
     def document(self, document: Any) -> DutyList:
         duty = DutyList()

@@ -33,7 +33,8 @@ from engine.timestamps import MAX_MS, MIN_MS, format_timestamp, known_times, par
 
 __all__ = ["Event", "Location", "EventError", "decode", "from_dict", "to_dict",
            "without_personal_data",
-           "parse_timestamp", "format_timestamp", "EVENT_FIELDS", "LOCATION_FIELDS", "SCHEMA_PATH"]
+           "parse_timestamp", "format_timestamp", "EVENT_FIELDS", "LOCATION_FIELDS", "AREA_LEVELS",
+           "SCHEMA_PATH"]
 
 SCHEMA_PATH = Path(__file__).parent / "schemas" / "event.schema.json"
 
@@ -85,6 +86,8 @@ class Event(msgspec.Struct, gc=False, omit_defaults=True):
 
 EVENT_FIELDS = tuple(name for name in Event.__struct_fields__ if name != "scores")
 LOCATION_FIELDS = Location.__struct_fields__
+# The area hierarchy of grid management (网格化管理), widest first.
+AREA_LEVELS = ("district", "street", "community", "grid", "building")
 
 _ABSENT = msgspec.Raw(b"null")
 

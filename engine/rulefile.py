@@ -25,7 +25,6 @@ bad.yaml:4: rule 1 "x": unknown key 'whn' (did you mean 'when'?)
 """
 from __future__ import annotations
 
-import difflib
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -37,6 +36,7 @@ import orjson
 from engine.durations import parse_duration
 from engine.expr import Expression, ExpressionError, WindowSpec, compile_expression, field_code
 from engine.lifecycle import Level
+from engine.suggest import hint
 from engine.template import Template
 from engine.yamlpos import LocatedDict, LocatedList, YamlError, load, plain
 
@@ -365,13 +365,11 @@ class _FileLoader:
     def unknown_keys(self, mapping: LocatedDict, allowed: tuple[str, ...]) -> None:
         for key in mapping:
             if key not in allowed:
-                close = difflib.get_close_matches(str(key), allowed, n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else \
-                    f" (allowed: {', '.join(allowed)})"
+                why = hint(key, allowed)
                 if not re.fullmatch(r"[A-Za-z_][\w.]*", str(key)):
-                    hint = (" (a {...} mapping ends each value at a comma: quote the expression "
-                            "or write the mapping as a block)")
-                self.error(mapping.line_of(key), f"unknown key {key!r}{hint}")
+                    why = ("a {...} mapping ends each value at a comma: quote the expression "
+                           "or write the mapping as a block")
+                self.error(mapping.line_of(key), f"unknown key {key!r} ({why})")
 
     # -- one rule ------------------------------------------------------------------------------
     def identify(self, item: LocatedDict, allowed: tuple[str, ...], example: str) -> str:

@@ -24,6 +24,7 @@ from engine.evaluator import Evaluator
 from engine.events import Event, EventError, from_dict, parse_timestamp
 from engine.pack import Pack
 from engine.rulefile import RuleError, RuleFileError
+from engine.suggest import hint
 from engine.yamlpos import LocatedDict, LocatedList, YamlError, load, plain
 
 __all__ = ["run_file", "CaseResult", "expand_series"]
@@ -135,9 +136,7 @@ def _line(offset_ms: int, rule: str, key: str, severity: str, status: str) -> st
 def _unknown(mapping: LocatedDict, allowed: tuple[str, ...], fail) -> None:
     for key in mapping:
         if key not in allowed:
-            close = difflib.get_close_matches(str(key), allowed, n=1)
-            fail(mapping.line_of(key), f"unknown key {key!r}" + (
-                f" (did you mean {close[0]!r}?)" if close else f" (allowed: {', '.join(allowed)})"))
+            fail(mapping.line_of(key), f"unknown key {key!r} ({hint(key, allowed)})")
 
 
 def _start(document: LocatedDict, fail) -> int:

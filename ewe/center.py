@@ -4,24 +4,24 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from center.api.deps import TokenCache
 from center.app import create_app
 from center.auth import PERMISSIONS
 from center.contacts import keep
-from center.service import CenterService, first_tokens, wall_clock_ms
+from center.context import TokenCache
+from center.service import CenterService, first_tokens
 from center.store import Store, open_store, redacted
 from center.webhooks import Webhook
 from engine.duty import DutyList, load_duty_file
 from engine.privacy import Contact
-from ewe.cli import SHIPPED_RULES
+from ewe.clock import wall_ms
+from ewe.shipped import SHIPPED_DUTY
 from streams.http import IngestGuard
 from streams.runtime import Attachment
 from streams.settings import Settings
 
-__all__ = ["SHIPPED_DUTY", "duty_list", "open_center", "attach_center", "contact_keeper",
+__all__ = ["duty_list", "open_center", "attach_center", "contact_keeper",
            "ingest_guard", "closed_ingest"]
 
-SHIPPED_DUTY = SHIPPED_RULES / "duty.yaml"
 
 
 def duty_list(settings: Settings) -> DutyList:
@@ -35,7 +35,7 @@ def open_center(settings: Settings) -> tuple[Store, DutyList]:
     return open_store(settings.store_url), duty
 
 
-def contact_keeper(store: Store, clock: Callable[[], int] = wall_clock_ms,
+def contact_keeper(store: Store, clock: Callable[[], int] = wall_ms,
                    ) -> Callable[[list[Contact]], Awaitable[None]]:
     """Where the ingest puts reporters' contact details: the ledger of `store`."""
     async def keep_contacts(contacts: list[Contact]) -> None:
@@ -70,7 +70,7 @@ async def closed_ingest(header: str | None) -> tuple[int, str]:
 
 
 def attach_center(settings: Settings, store: Store, duty: DutyList,
-                  clock: Callable[[], int] = wall_clock_ms) -> Callable[[str], Attachment]:
+                  clock: Callable[[], int] = wall_ms) -> Callable[[str], Attachment]:
     def attach(bootstrap: str) -> Attachment:
         # Made here, once the port is known to be free: a start that fails before this
         # point has created no token nobody saw.
@@ -81,9 +81,8 @@ def attach_center(settings: Settings, store: Store, duty: DutyList,
                                 rebalance_timeout_ms=settings.ms("rebalance_timeout"),
                                 session_timeout_ms=settings.ms("session_timeout"))
 
-        def app(routes: list, exposition: list, health: Callable[[], dict]):
-            return create_app(service.center, routes=routes, exposition=exposition,
-                              health=health)
+        def app(routes: list, exposition: list):
+            return create_app(service.center, routes=routes, exposition=exposition)
 
         base = settings.base_url
         banner = [f"center API {base}/v1/ (OpenAPI {base}/openapi.json, live feed "

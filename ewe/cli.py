@@ -25,11 +25,11 @@ from engine.pack import Pack
 from engine.rulefile import RuleFileError, rule_files
 from engine.ruletest import run_file
 from engine.simulation import DEFAULT_START_MS, simulate
+from engine.tuning import tune_gc
+from ewe.clock import wall_ms
 from ewe.detect import parse_params, score_csv
-from ewe.replay import ReplayCounts, replay, tune_gc
-
-# The shipped pack sits beside the packages in a checkout (and in an editable install).
-SHIPPED_RULES = Path(__file__).resolve().parent.parent / "rules"
+from ewe.replay import ReplayCounts, replay
+from ewe.shipped import SHIPPED_RULES
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -440,7 +440,8 @@ def _serve(args: argparse.Namespace) -> int:
     except RuleFileError as error:
         _print_errors(error)
         return 1
-    return serve(settings, pack, attach=attach, keep_contacts=keep_contacts, guard=guard)
+    return serve(settings, pack, clock=wall_ms, attach=attach, keep_contacts=keep_contacts,
+                 guard=guard)
 
 
 def _with_ledger(args: argparse.Namespace, work: Callable[[Any, Any], int]) -> int:
@@ -464,11 +465,10 @@ def _with_ledger(args: argparse.Namespace, work: Callable[[Any, Any], int]) -> i
 
 def _create_token(args: argparse.Namespace) -> int:
     from center.auth import create_token
-    from center.service import wall_clock_ms
 
     def create(store: Any, _: Any) -> int:
         print(create_token(store, role=args.role, name=args.name or args.role,
-                           now=wall_clock_ms()))
+                           now=wall_ms()))
         return 0
     return _with_ledger(args, create)
 
@@ -488,7 +488,6 @@ def _list_tokens(args: argparse.Namespace) -> int:
 
 def _archive(args: argparse.Namespace) -> int:
     from center.ledger import Ledger
-    from center.service import wall_clock_ms
     from ewe.center import duty_list
 
     def archive(store: Any, settings: Any) -> int:
@@ -508,7 +507,7 @@ def _archive(args: argparse.Namespace) -> int:
             os.fsync(out.fileno())      # on disk before the ledger lets them go
 
         with out:
-            count = Ledger(store, duty, clock=wall_clock_ms).archive(
+            count = Ledger(store, duty, clock=wall_ms).archive(
                 args.before, keep, contacts=args.with_contacts)
         print(f"archived {count} alerts whose chain ended before "
               f"{format_timestamp(args.before)} to {args.out}", file=sys.stderr)
@@ -518,10 +517,9 @@ def _archive(args: argparse.Namespace) -> int:
 
 def _revoke_token(args: argparse.Namespace) -> int:
     from center.auth import revoke_token
-    from center.service import wall_clock_ms
 
     def revoke(store: Any, _: Any) -> int:
-        if not revoke_token(store, args.id, now=wall_clock_ms()):
+        if not revoke_token(store, args.id, now=wall_ms()):
             print(f"ewe: no token {args.id!r} (see `ewe token list`)", file=sys.stderr)
             return 1
         print(f"revoked {args.id}")
@@ -556,7 +554,7 @@ def _rules_push(args: argparse.Namespace) -> int:
         _print_errors(error)
         print("refused: nothing was pushed", file=sys.stderr)
         return 1
-    at = args.at if args.at is not None else time.time_ns() // 1_000_000 + 5_000
+    at = args.at if args.at is not None else wall_ms() + 5_000
     version = asyncio.run(push_pack(args.broker, args.topic_prefix + "rules", texts, at, key))
     print(f"pushed {len(pack)} rules as {version}, applying from event time "
           f"{format_timestamp(at)}")

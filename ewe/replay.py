@@ -1,7 +1,6 @@
 """The replay loop shared by `ewe replay` and `bench/replay`: JSON lines in, alert records out."""
 from __future__ import annotations
 
-import gc
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -9,7 +8,7 @@ from dataclasses import dataclass, field
 from engine.evaluator import Evaluator
 from engine.events import EventError, decode
 
-__all__ = ["replay", "ReplayCounts", "tune_gc", "BATCH"]
+__all__ = ["replay", "ReplayCounts", "BATCH"]
 
 # Small enough that a batch's events are still in the CPU caches when the rules read them:
 # 1,024 measured about 10% faster than 4,096 (the alerts do not depend on it).
@@ -48,10 +47,3 @@ def replay(source: Iterable[bytes], evaluator: Evaluator,
     emit(evaluator.process(batch).alerts)
     emit(evaluator.flush().alerts)
     return counts
-
-
-def tune_gc() -> None:
-    """Events and per-key state are acyclic and freed by reference counting; the cyclic
-    collector's default thresholds would traverse all of them many times a second."""
-    gc.freeze()
-    gc.set_threshold(100_000, 50, 100)

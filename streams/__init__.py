@@ -1,5 +1,5 @@
-"""The Faust runtime: topics, agents, ingest bridges and the embedded broker.
+"""The streaming shell: the embedded broker, the ingest (HTTP, MQTT) and its journal, the Faust
+worker and its partition runners, checkpoints, rule pushes and the pipeline's metrics.
 
-It moves events in and out and calls `engine`; it holds no rule logic. Not built yet: until it
-is, `ewe replay` runs the engine over files (see README.md).
+It moves events in and out and calls `engine`; it holds no rule logic.
 """

@@ -7,13 +7,13 @@ time, each with its own incidents.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 
 import mode
 import orjson
 
 from engine.events import parse_timestamp
 from engine.simulation import simulate
-from streams.clock import wall_ms
 from streams.ingest import Ingest, IngestBusy, IngestUnavailable
 from streams.records import join
 from streams.settings import Settings
@@ -26,14 +26,16 @@ CHUNK = 2_000
 
 
 class DemoCity(mode.Service):
-    def __init__(self, settings: Settings, ingest: Ingest, **kwargs) -> None:
+    def __init__(self, settings: Settings, ingest: Ingest, clock: Callable[[], int],
+                 **kwargs) -> None:
         self.devices = settings.demo_devices
         self.ingest = ingest
+        self.clock = clock
         super().__init__(**kwargs)
 
     @mode.Service.task
     async def _feed(self) -> None:
-        start = wall_ms() - BACKFILL_MS
+        start = self.clock() - BACKFILL_MS
         while not self.should_stop:
             city = simulate(seed=random.randrange(1 << 30), duration_ms=DAY_MS,
                             devices=self.devices, start_ms=start)
@@ -41,10 +43,10 @@ class DemoCity(mode.Service):
             for event in city.events:
                 chunk.append(orjson.dumps(event))
                 t = parse_timestamp(event["ts"])
-                if len(chunk) >= CHUNK or t > wall_ms():
+                if len(chunk) >= CHUNK or t > self.clock():
                     await self._submit(join(chunk))
                     chunk = []
-                    while t > wall_ms() and not self.should_stop:
+                    while t > self.clock() and not self.should_stop:
                         await self.sleep(0.1)
                 if self.should_stop:
                     return

@@ -16,7 +16,8 @@ from starlette.routing import Route
 from streams.ingest import Ingest, IngestBusy, IngestUnavailable
 from streams.metrics import CONTENT_TYPE_LATEST, PipelineMetrics
 
-__all__ = ["http_app", "ingest_route", "HttpServer", "MAX_BODY_BYTES", "IngestGuard"]
+__all__ = ["http_app", "ingest_route", "health_route", "HttpServer", "MAX_BODY_BYTES",
+           "IngestGuard"]
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
 
@@ -63,6 +64,16 @@ def ingest_route(ingest: Ingest, guard: IngestGuard | None) -> Route:
     return Route("/v1/events", post_events, methods=["POST"])
 
 
+def health_route(health: Callable[[], dict]) -> Route:
+    """`GET /healthz`: 200 with the service's status when it can do its job, 503 otherwise."""
+
+    async def get_health(_: Request) -> Response:
+        status = health()
+        return JSONResponse(status, 200 if status["status"] == "ok" else 503)
+
+    return Route("/healthz", get_health, methods=["GET"])
+
+
 def http_app(ingest: Ingest, guard: IngestGuard | None, metrics: PipelineMetrics,
              health: Callable[[], dict]) -> Starlette:
     """The worker's own HTTP face, when it runs without the center."""
@@ -70,14 +81,10 @@ def http_app(ingest: Ingest, guard: IngestGuard | None, metrics: PipelineMetrics
     async def get_metrics(_: Request) -> Response:
         return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
-    async def get_health(_: Request) -> Response:
-        status = health()
-        return JSONResponse(status, 200 if status["status"] == "ok" else 503)
-
     return Starlette(routes=[
         ingest_route(ingest, guard),
         Route("/metrics", get_metrics, methods=["GET"]),
-        Route("/healthz", get_health, methods=["GET"]),
+        health_route(health),
     ])
 
 

@@ -26,7 +26,6 @@ from aiokafka.errors import KafkaError
 
 from engine.events import EventError, decode, format_timestamp, without_personal_data
 from engine.privacy import Contact
-from streams.clock import wall_ms
 from streams.journal import Journal, JournalRow
 from streams.metrics import PipelineMetrics
 from streams.records import (
@@ -77,7 +76,7 @@ class _Queued:
 
 class Ingest:
     def __init__(self, settings: Settings, bootstrap: str, metrics: PipelineMetrics, *,
-                 journal: Journal, durable_broker: bool, clock: Callable[[], int] = wall_ms,
+                 journal: Journal, durable_broker: bool, clock: Callable[[], int],
                  keep_contacts: Callable[[list[Contact]], Awaitable[None]] | None = None) -> None:
         # Both kinds in one topic: readings and reports of an area in one order, as they came,
         # so that a worker's results do not depend on how it happens to fetch two topics.

@@ -29,6 +29,7 @@ import msgspec
 import orjson
 from aiokafka.partitioner import murmur2
 
+from engine.events import AREA_LEVELS as EVENT_AREA_LEVELS
 from engine.events import Event
 from engine.privacy import mask_text
 
@@ -38,7 +39,8 @@ __all__ = ["RecordError", "split", "join", "records", "area_key", "partition_of"
 MAX_EVENTS_PER_RECORD = 10_000
 
 # Devices do not move: keyed by grid, a device's, building's and grid's state share a partition.
-AREA_LEVELS = ("grid", "community", "street", "district")
+# Narrowest first, the building left out: its name is unique within its grid only.
+AREA_LEVELS = tuple(reversed(EVENT_AREA_LEVELS[:-1]))
 
 _as_batch = msgspec.json.Decoder(list[msgspec.Raw])
 

@@ -24,10 +24,10 @@ from aiokafka.errors import TopicAlreadyExistsError
 
 from engine.pack import Pack
 from engine.privacy import Contact
-from ewe.replay import tune_gc
+from engine.tuning import tune_gc
 from streams.broker import EmbeddedBroker
 from streams.control import rules_key_file
-from streams.http import HttpServer, IngestGuard, http_app, ingest_route
+from streams.http import HttpServer, IngestGuard, health_route, http_app, ingest_route
 from streams.ingest import Ingest
 from streams.journal import Journal
 from streams.metrics import PipelineMetrics
@@ -49,7 +49,7 @@ class Attachment(NamedTuple):
 
     start: Callable[[], Awaitable]
     stop: Callable[[], Awaitable]
-    app: Callable[[list, list, Callable[[], dict]], Any]
+    app: Callable[[list, list], Any]
     banner: list[str]
     recorded: Callable[[dict[int, int]], Awaitable[bool]]
     health: Callable[[], str | None]
@@ -195,7 +195,7 @@ def _check_port_free(host: str, port: int) -> None:
                              "choose another with --http HOST:PORT") from None
 
 
-def serve(settings: Settings, pack: Pack, *, out=sys.stderr,
+def serve(settings: Settings, pack: Pack, *, clock: Callable[[], int], out=sys.stderr,
           attach: Callable[[str], Attachment] | None = None,
           keep_contacts: Callable[[list[Contact]], Awaitable[None]] | None = None,
           guard: IngestGuard | None = None) -> int:
@@ -222,17 +222,18 @@ def serve(settings: Settings, pack: Pack, *, out=sys.stderr,
         attached = attach(bootstrap) if attach is not None else None
         embedded = broker is not None
         worker = Worker(settings, pack, bootstrap=bootstrap, cluster_id=cluster_id,
-                        metrics=metrics, rules_key=rules_key,
+                        metrics=metrics, rules_key=rules_key, clock=clock,
                         journal=journal if embedded else None,
                         alerts_recorded=attached.recorded if attached and embedded else None,
                         on_alert=print_alert if settings.print_alerts else None)
-        ingest = Ingest(settings, bootstrap, metrics, journal=journal,
+        ingest = Ingest(settings, bootstrap, metrics, journal=journal, clock=clock,
                         durable_broker=not embedded, keep_contacts=keep_contacts)
         health = health_of(worker, ingest, attached)
         if attached is None:
             app = http_app(ingest, guard, metrics, health)
         else:
-            app = attached.app([ingest_route(ingest, guard)], [metrics.exposition], health)
+            app = attached.app([ingest_route(ingest, guard), health_route(health)],
+                               [metrics.exposition])
         http = HttpServer(app, settings.http_host, settings.http_port)
         watch = _BrokerWatch(broker, settings.broker_limit_mb) if broker is not None else None
         services: list[mode.Service] = [
@@ -247,7 +248,7 @@ def serve(settings: Settings, pack: Pack, *, out=sys.stderr,
             services.append(MqttBridge(settings, ingest))
         if settings.demo:
             from streams.demo import DemoCity
-            services.append(DemoCity(settings, ingest))
+            services.append(DemoCity(settings, ingest, clock))
         base = f"http://{settings.http}"
         print(f"ewe: broker {'embedded ' if broker else ''}kafka://{bootstrap}\n"
               f"ewe: ingest POST {base}/v1/events\n"

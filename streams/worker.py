@@ -1,95 +1,55 @@
-"""The Faust worker: input records to the partition runners, alert records and dead letters out,
-checkpoints to the data directory, rule packs from the rules topic.
+"""The Faust worker: input records to the partition runners, alert records and dead letters out.
 
 Faust moves records; every record is a batch of events (see `streams.records`), so Faust's cost
 per message is paid per batch. State is not kept in Faust tables (a table write per event costs
-far more than the evaluation): each partition's evaluator is checkpointed whole, with the input
-offsets it reflects, every `checkpoint_every` and when the partition is revoked. When a partition
-is assigned, the worker restores its checkpoint and seeks the input to the checkpoint's offsets,
-so after a crash the records since the last checkpoint are evaluated again and their alerts sent
-again with the same ids: nothing is lost, and de-duplication by id removes the repeats.
+far more than the evaluation): each partition's evaluator is checkpointed whole
+(`streams.checkpointing`), with the input offsets and journal entries it reflects. When a
+partition is assigned, the worker restores its checkpoint and reads the input from the
+checkpoint's offsets, so after a crash the records since the last checkpoint are evaluated again
+and their alerts sent again with the same ids, which the ledger records once. The rules and
+chain-event topics are read by `streams.watchers`; the Faust app is `streams.faust_app`.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
 import os
-import time
 from collections.abc import Awaitable, Callable
-from contextlib import AsyncExitStack
 from pathlib import Path
 
-import faust
 import mode
-import msgspec
 import orjson
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
 from engine.evaluator import Quarantine
 from engine.events import format_timestamp
-from engine.feedback import RuleVerdicts, verdict_of
-from engine.messages import decode_chain_event
 from engine.pack import Pack
 from engine.rulefile import RuleFileError
 from streams.checkpoint import CheckpointStore
-from streams.clock import wall_ms
+from streams.checkpointing import Checkpointing
 from streams.control import read_rules_record
+from streams.faust_app import App
 from streams.journal import HEADER, Journal, parse_header
 from streams.metrics import PipelineMetrics, faust_monitor
 from streams.partition import Outcome, PartitionRunner
 from streams.settings import Settings
+from streams.watchers import FeedbackWatcher, RulesWatcher
 
-__all__ = ["Worker", "FETCH_WAIT_MS"]
+__all__ = ["Worker", "EXIT_SOFTWARE"]
 
 log = logging.getLogger("ewe.worker")
 
 EXIT_SOFTWARE = 70   # sysexits.h: an internal error
 
-# Faust hard-codes a 1.5 s fetch wait, which would be the floor of every alert's latency.
-FETCH_WAIT_MS = 10
 
-
-class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
-    def _create_worker_consumer(self, transport):
-        consumer = super()._create_worker_consumer(transport)
-        consumer._fetch_max_wait_ms = FETCH_WAIT_MS
-        # Faust's own assignor keeps readings and reports co-partitioned: partition n of both
-        # topics goes to the same worker, whose runner n evaluates both kinds of its areas.
-        consumer._partition_assignment_strategy = [self.app.assignor]
-        return consumer
-
-
-class _Consumer(faust_aiokafka.Consumer):
-    def _new_consumer_thread(self):
-        return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
-
-    async def perform_seek(self) -> None:
-        """After a rebalance Faust seeks every partition to the group's committed offset, which
-        may be past the checkpoint a restored partition resumes from: the records between
-        would never be evaluated. Seek, afterwards, to where the checkpoints say."""
-        await super().perform_seek()
-        await self.app.seek_to_checkpoints()
-
-
-class _Transport(faust_aiokafka.Transport):
-    Consumer = _Consumer
-
-
-class _App(faust.App):
-    def _new_transport(self):
-        return _Transport(self.conf.broker_consumer, self)
-
-
-class Worker:
+class Worker(Checkpointing):
     """One worker process's engine room. `services()` are started with the Faust app."""
 
     def __init__(self, settings: Settings, pack: Pack, *, bootstrap: str, cluster_id: str,
                  metrics: PipelineMetrics, rules_key: bytes | None,
                  journal: Journal | None = None,
                  alerts_recorded: Callable[[dict[int, int]], Awaitable[bool]] | None = None,
-                 clock: Callable[[], int] = wall_ms,
+                 clock: Callable[[], int],
                  on_alert: Callable[[dict], None] | None = None) -> None:
         self.settings, self.pack, self.bootstrap = settings, pack, bootstrap
         self.on_alert = on_alert
@@ -123,7 +83,7 @@ class Worker:
                 self.pack, self.switch, self.pushed_record = pack, (at, pack, version), record
                 log.info("rule pack %s, pushed before the restart, is in force", version)
         rebalance_timeout = settings.ms("rebalance_timeout") / 1000
-        self.app = _App(settings.group, broker=f"kafka://{bootstrap}", web_enabled=False,
+        self.app = App(settings.group, broker=f"kafka://{bootstrap}", web_enabled=False,
                         datadir=str(Path(settings.data_dir) / "faust"),   # not the cwd
                         autodiscover=False, topic_partitions=settings.partitions,
                         consumer_auto_offset_reset="earliest", stream_wait_empty=False,
@@ -176,7 +136,7 @@ class Worker:
         app.timer(self.settings.ms("checkpoint_every") / 1000)(self.checkpoint_all)
 
     def services(self) -> list[mode.Service]:
-        return [_RulesWatcher(self), _FeedbackWatcher(self)]
+        return [RulesWatcher(self), FeedbackWatcher(self)]
 
     # -- records ---------------------------------------------------------------------------------
     async def handle(self, message) -> None:
@@ -240,16 +200,6 @@ class Worker:
             "reason": reason, "alert": {name: alert.get(name) for name in (
                 "id", "rule", "key", "severity", "change", "at")}}))
 
-    async def _alerts_kept(self) -> bool:
-        """Whether every alert sent so far is recorded where it outlives a crash: on the
-        embedded broker, topics live in memory, so in the ledger; a cluster keeps them."""
-        if self.alerts_recorded is None:
-            return True
-        if await self.alerts_recorded(dict(self.alert_offsets)):
-            return True
-        log.warning("checkpoint postponed: the center has not recorded the latest alerts")
-        return False
-
     def _count(self, message, outcome: Outcome) -> None:
         metrics = self.metrics
         metrics.records.labels(message.topic).inc()
@@ -305,69 +255,6 @@ class Worker:
 
     async def _on_shutdown(self, sender, **kwargs) -> None:
         await self.checkpoint_all()
-
-    async def checkpoint(self, partition: int) -> None:
-        async with self.locks[partition]:
-            began = time.perf_counter()
-            checkpoint = self.runners[partition].checkpoint(self.cluster_id)
-            self.metrics.checkpoint_seconds.observe(time.perf_counter() - began)
-        # Every alert of the state being saved must be on the broker before the state is.
-        await self.app.producer.flush()
-        if not await self._alerts_kept():
-            return
-        size = await asyncio.to_thread(self.store.save, checkpoint)
-        self.metrics.checkpoints.inc()
-        self.metrics.checkpoint_bytes.labels(str(partition)).set(size)
-        await self._trim_journal({partition: checkpoint.journal})
-
-    async def checkpoint_all(self) -> None:
-        """Checkpoint every partition without stopping the stream for long: with every runner
-        between two records, the process forks; the child writes the state it was born with
-        while the parent goes on. The checkpoints are put in place once the child is done and
-        the alerts of that state are on the broker."""
-        partitions = sorted(self.runners)
-        if not partitions:
-            return
-        async with AsyncExitStack() as stack:
-            for partition in partitions:
-                await stack.enter_async_context(self.locks[partition])
-            began = time.perf_counter()
-            journals = {partition: dict(self.runners[partition].journal)
-                        for partition in partitions}
-            child = os.fork()
-            if child == 0:
-                _write_and_exit(self.store, [self.runners[partition].checkpoint(self.cluster_id)
-                                             for partition in partitions])
-            self.metrics.checkpoint_seconds.observe(time.perf_counter() - began)
-        await self.app.producer.flush()
-        _, status = await asyncio.to_thread(os.waitpid, child, 0)
-        if status != 0:
-            log.error("checkpoint writer failed (status %d); the previous checkpoints stand",
-                      status)
-            return
-        if not await self._alerts_kept():
-            for partition in partitions:
-                self.store.write_path(partition, child).unlink(missing_ok=True)
-            return
-        for partition in partitions:
-            temporary = self.store.write_path(partition, child)
-            self.metrics.checkpoint_bytes.labels(str(partition)).set(temporary.stat().st_size)
-            self.store.commit(partition, temporary)
-        self.metrics.checkpoints.inc(len(partitions))
-        await self._trim_journal(journals)
-
-    async def _trim_journal(self, journals: dict[int, dict[str, int]]) -> None:
-        """The journal rows that committed checkpoints reflect are needed no more."""
-        if self.journal is None:
-            return
-        reflected = {}
-        for partition, entries in journals.items():
-            for entry, seq in entries.items():
-                ingest, _, topic = entry.partition(":")
-                if ingest == self.journal.ingest:
-                    reflected[topic, partition] = seq
-        if reflected:
-            await asyncio.to_thread(self.journal.trim, reflected)
 
     async def _tick(self) -> None:
         idle_after = self.settings.ms("idle_after")
@@ -435,16 +322,6 @@ class Worker:
                 "quarantined": quarantined}
 
 
-def _write_and_exit(store: CheckpointStore, checkpoints: list) -> None:
-    """The forked checkpoint writer: touches nothing but the state it inherited and its files."""
-    try:
-        for checkpoint in checkpoints:
-            store.write(checkpoint)
-    except BaseException:
-        os._exit(1)
-    os._exit(0)
-
-
 def _header(headers, name: str) -> str | None:
     if not headers:
         return None
@@ -455,114 +332,3 @@ def _header(headers, name: str) -> str | None:
     return None
 
 
-class _TopicReader(mode.Service):
-    """Reads a whole topic from its beginning, outside the consumer group (every worker reads
-    all of it), and hands each record to `receive`; `live` is false for the records that were
-    already there when the worker started."""
-
-    def __init__(self, worker: Worker, topic: str, partitions: int, **kwargs) -> None:
-        self.worker = worker
-        self.topic, self.partitions = topic, partitions
-        super().__init__(**kwargs)
-
-    async def on_start(self) -> None:
-        self.consumer = AIOKafkaConsumer(bootstrap_servers=self.worker.bootstrap,
-                                         enable_auto_commit=False, fetch_max_wait_ms=100)
-        await self.consumer.start()
-        partitions = [TopicPartition(self.topic, number) for number in range(self.partitions)]
-        self.consumer.assign(partitions)
-        await self.consumer.seek_to_beginning(*partitions)
-        self.live_from = await self.consumer.end_offsets(partitions)
-        self.behind = {partition for partition, end in self.live_from.items() if end > 0}
-
-    async def on_stop(self) -> None:
-        await self.consumer.stop()
-
-    @mode.Service.task
-    async def _watch(self) -> None:
-        if not self.behind:
-            await self.caught_up()
-        while not self.should_stop:
-            batches = await self.consumer.getmany(timeout_ms=500)
-            for partition, messages in batches.items():
-                for message in messages:
-                    live = message.offset >= self.live_from.get(partition, 0)
-                    await self.receive(message.value, live)
-                    if message.offset == self.live_from.get(partition, 0) - 1:
-                        self.behind.discard(partition)
-                        if not self.behind:
-                            await self.caught_up()
-
-    async def receive(self, value: bytes, live: bool) -> None:
-        raise NotImplementedError
-
-    async def caught_up(self) -> None:
-        """Every record that was there at the start has been received."""
-
-
-class _RulesWatcher(_TopicReader):
-    """Applies each valid rule pack pushed on the rules topic; an invalid one is logged,
-    counted and ignored. Of the packs already on the topic at the start only the last valid
-    one is applied, once all are read, and not at all if it is the one kept from before."""
-
-    def __init__(self, worker: Worker, **kwargs) -> None:
-        super().__init__(worker, worker.settings.topic("rules"), 1, **kwargs)
-        self.last_before_start: tuple[bytes, int, Pack, str] | None = None
-
-    async def receive(self, value: bytes, live: bool) -> None:
-        metrics = self.worker.metrics
-        try:
-            at, pack, version = read_rules_record(value, self.worker.rules_key)
-        except RuleFileError as error:
-            metrics.rule_packs.labels("refused").inc()
-            log.error("refused a pushed rule pack, the current one keeps running:\n%s", error)
-            return
-        except ValueError as error:
-            metrics.rule_packs.labels("refused").inc()
-            log.error("refused a malformed rules record (%s), the current pack keeps running",
-                      error)
-            return
-        if live:
-            metrics.rule_packs.labels("applied").inc()
-            self.worker.apply_pack(pack, at, version, value)
-        else:
-            self.last_before_start = (value, at, pack, version)
-
-    async def caught_up(self) -> None:
-        if self.last_before_start is None:
-            return
-        value, at, pack, version = self.last_before_start
-        if value != self.worker.pushed_record:
-            self.worker.metrics.rule_packs.labels("applied").inc()
-            self.worker.apply_pack(pack, at, version, value)
-
-
-class _FeedbackWatcher(_TopicReader):
-    """Reads the center's chain events: verdicts update each rule's precision; a false positive
-    that arrives while the worker runs is handed to the anomaly models of the rule, on whichever
-    partition holds its key. (Verdicts from before the start were learned already: the
-    checkpoints hold the models that learned them.)"""
-
-    def __init__(self, worker: Worker, **kwargs) -> None:
-        self.verdicts = RuleVerdicts()
-        super().__init__(worker, worker.settings.topic("alert-events"),
-                         worker.settings.partitions, **kwargs)
-
-    async def receive(self, value: bytes, live: bool) -> None:
-        try:
-            event = decode_chain_event(value)
-            verdict = verdict_of(event["kind"], event["data"])
-            if verdict is None:
-                return
-            rule, key = event["rule"], event["key"]
-            self.verdicts.record(event["alert_id"], rule, verdict)
-        except (msgspec.DecodeError, ValueError) as error:
-            log.warning("ignored a malformed chain event (%r)", error)
-            return
-        metrics = self.worker.metrics
-        for name, count in self.verdicts.counts(rule).items():
-            metrics.rule_verdicts.labels(rule, name).set(count)
-        metrics.rule_precision.labels(rule).set(self.verdicts.precision(rule))
-        if live and verdict == "false_positive":
-            learned = await self.worker.mark_false_positive(rule, key)
-            metrics.detector_feedback.labels("learned" if learned else "nothing").inc()

@@ -211,6 +211,7 @@ class HttpIngest:
     def __init__(self, bootstrap: str) -> None:
         import httpx
 
+        from ewe.clock import wall_ms
         from streams.http import http_app
         from streams.ingest import Ingest
         from streams.journal import Journal
@@ -219,7 +220,7 @@ class HttpIngest:
 
         settings = Settings.resolve(environ={"EWE_TOPIC_PREFIX": "fuzz."})
         self.loop = asyncio.new_event_loop()
-        self.ingest = Ingest(settings, bootstrap, PipelineMetrics(),
+        self.ingest = Ingest(settings, bootstrap, PipelineMetrics(), clock=wall_ms,
                              journal=Journal(tempfile.mkdtemp()), durable_broker=True)
         self.loop.run_until_complete(self._prepare(bootstrap, settings))
         app = http_app(self.ingest, None, PipelineMetrics(), lambda: {"status": "ok"})

@@ -1,11 +1,8 @@
 """What every endpoint shares: the center it serves and the caller's checked token."""
 from __future__ import annotations
 
-import asyncio
-import time
 import urllib.parse
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -14,12 +11,9 @@ from fastapi import Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AfterValidator
 
-from center.auth import PERMISSIONS, Principal, authenticate
+from center.auth import PERMISSIONS, Principal
+from center.context import Center
 from center.errors import BadRequest, Forbidden, Unauthorized
-from center.feed import Feed
-from center.ledger import Ledger
-from center.metrics import CenterMetrics
-from center.store import Store
 from engine.events import EventError, parse_timestamp
 
 __all__ = ["Center", "Json", "Text", "get_center", "require", "epoch_ms", "no_nul_in_url"]
@@ -33,45 +27,6 @@ class Json(Response):
 
     def render(self, content: Any) -> bytes:
         return orjson.dumps(content)
-
-
-@dataclass
-class Center:
-    ledger: Ledger
-    metrics: CenterMetrics = field(default_factory=CenterMetrics)
-    feed: Feed = field(default_factory=Feed)
-
-    tokens: TokenCache = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.ledger.store.listen(lambda payload: self.feed.publish(orjson.loads(payload)))
-        self.tokens = TokenCache(self.ledger.store)
-
-
-class TokenCache:
-    """Checked tokens for a few seconds, so a busy board does not ask the database each time.
-    Unknown tokens are not cached: one created a moment ago works at once."""
-
-    def __init__(self, store: Store, *, ttl_s: float = 10.0) -> None:
-        self.store = store
-        self.ttl_s = ttl_s
-        self._known: dict[str, tuple[float, Principal]] = {}
-
-    def forget(self) -> None:
-        """Drop what was checked (a token was revoked): other processes notice within ttl_s."""
-        self._known.clear()
-
-    async def authenticate(self, token: str) -> Principal | None:
-        now = time.monotonic()
-        cached = self._known.get(token)
-        if cached is not None and now - cached[0] < self.ttl_s:
-            return cached[1]
-        principal = await asyncio.to_thread(authenticate, self.store, token)
-        if principal is not None:
-            if len(self._known) > 10_000:
-                self._known.clear()
-            self._known[token] = (now, principal)
-        return principal
 
 
 async def get_center(request: Request) -> Center:

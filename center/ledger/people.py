@@ -11,15 +11,12 @@ from center.errors import BadRequest
 from center.ledger.rows import summary, update_alert
 from center.sla import next_due, steps
 from center.store import Cursor
-from engine.chain import ChainError, State, transition
+from engine.chain import ACTIONS, ChainError, State, transition
 from engine.events import format_timestamp
 from engine.feedback import VERDICTS
 
-__all__ = ["ChainActions", "ACTION_FIELDS"]
+__all__ = ["ChainActions"]
 
-ACTION_FIELDS = {"acknowledge": ("note",), "dispatch": ("department", "handler", "note"),
-                 "resolve": ("note",), "reply": ("message",), "close": ("note",),
-                 "false_positive": ("note",), "assign": ("handler",), "comment": ("text",)}
 
 
 class ChainActions:
@@ -30,7 +27,7 @@ class ChainActions:
         with self.store.transaction() as tx:
             now = self.clock()
             row = self._row(tx, alert_id)
-            allowed = ACTION_FIELDS.get(action, ())
+            allowed = ACTIONS[action].accepts if action in ACTIONS else ()
             unknown = sorted(set(given) - set(allowed))
             if unknown:
                 raise ChainError(f"{action} takes no field {', '.join(map(repr, unknown))}"

@@ -16,7 +16,7 @@ from center.mutes import muted
 from center.sla import next_due, steps
 from center.store import Cursor
 from engine.chain import State
-from engine.events import parse_timestamp
+from engine.events import AREA_LEVELS, parse_timestamp
 from engine.matchers import field_of, matches
 from engine.silence import Silence
 
@@ -130,7 +130,7 @@ class Recording:
             "severity": record["severity"], "condition": condition, "chain": State.open.value,
             "category": (record.get("labels") or {}).get("category"),
             **{level: location.get(level)
-               for level in ("district", "street", "community", "grid", "building")},
+               for level in AREA_LEVELS},
             "starts_at": parse_timestamp(record["starts_at"]), "condition_at": at,
             "opened_at": now, "updated_at": now,
             "department": route.department if route else None,

@@ -9,7 +9,7 @@ import orjson
 
 from center.sla import steps
 from center.store import Cursor
-from engine.events import format_timestamp
+from engine.events import AREA_LEVELS, format_timestamp
 from engine.matchers import field_of, matches
 
 __all__ = ["ALERT_COLUMNS", "LISTED_COLUMNS", "INCIDENT_COLUMNS", "NOTICE_COLUMNS",
@@ -120,9 +120,8 @@ def update_alert(tx: Cursor, alert_id: str, changes: Mapping[str, Any]) -> None:
 
 # Matcher paths that are columns of `alerts`, so a matcher narrows a query instead of a scan.
 COLUMN_OF_PATH = {"rule": "rule", "severity": "severity", "key": "alert_key",
-                   "labels.category": "category",
-                   **{f"location.{level}": level
-                      for level in ("district", "street", "community", "grid", "building")}}
+                  "labels.category": "category",
+                  **{f"location.{level}": level for level in AREA_LEVELS}}
 
 
 def row_matches(row: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:

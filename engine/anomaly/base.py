@@ -15,7 +15,7 @@ import inspect
 from math import erf, sqrt
 from typing import Any
 
-__all__ = ["Detector", "gaussian_score"]
+__all__ = ["Detector", "gaussian_score", "ew_step"]
 
 
 def gaussian_score(z: float) -> float:
@@ -26,6 +26,20 @@ def gaussian_score(z: float) -> float:
     (0.0, 0.95, 0.999937)
     """
     return erf(abs(z) / sqrt(2.0))
+
+
+def ew_step(mean: Any, var: Any, value: Any, weight: Any) -> tuple[Any, Any]:
+    """One step of an exponentially weighted mean and variance, for numbers and numpy arrays
+    alike: the (mean, variance) after `value`, given the weight of the newest value.
+
+    >>> mean, var = 0.0, 0.0
+    >>> for n, value in enumerate([1.0, 3.0], start=1):
+    ...     mean, var = ew_step(mean, var, value, 1.0 / n)   # plain averages
+    >>> mean, var
+    (2.0, 1.0)
+    """
+    delta = value - mean
+    return mean + weight * delta, (1 - weight) * (var + weight * delta * delta)
 
 
 class Detector:

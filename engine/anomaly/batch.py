@@ -23,6 +23,8 @@ from io import BytesIO
 import numpy as np
 from scipy.special import erf
 
+from engine.anomaly.base import ew_step
+
 __all__ = ["ZScoreArray"]
 
 
@@ -83,9 +85,8 @@ class ZScoreArray:
         count = self._count[slots] + 1
         self._count[slots] = count
         weight = np.maximum(self.fading_factor, 1.0 / count)
-        delta = values - self._mean[slots]
-        self._mean[slots] += weight * delta
-        self._var[slots] = (1 - weight) * (self._var[slots] + weight * delta * delta)
+        self._mean[slots], self._var[slots] = ew_step(self._mean[slots], self._var[slots],
+                                                      values, weight)
 
     def to_bytes(self) -> bytes:
         """The whole state; `from_bytes` restores it exactly."""

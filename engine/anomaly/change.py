@@ -40,7 +40,7 @@ from __future__ import annotations
 
 from math import sqrt
 
-from engine.anomaly.base import Detector
+from engine.anomaly.base import Detector, ew_step
 
 __all__ = ["CUSUM"]
 
@@ -79,9 +79,7 @@ class CUSUM(Detector):
                 self._up = self._down = 0.0
         self._n += 1
         weight = max(self.fading_factor, 1.0 / self._n)   # plain averages at first, as ZScore
-        delta = value - self._mean
-        self._mean += weight * delta
-        self._var = (1 - weight) * (self._var + weight * delta * delta)
+        self._mean, self._var = ew_step(self._mean, self._var, value, weight)
 
     @classmethod
     def _unit_test_params(cls) -> dict:

@@ -17,10 +17,11 @@ a short test series, so that a value no type can rule out (a fading factor of 5)
 """
 from __future__ import annotations
 
-import difflib
 import inspect
 import math
 from typing import Any
+
+from engine.suggest import hint
 
 __all__ = ["check_params"]
 
@@ -98,10 +99,9 @@ def _check_names(params: dict[str, Any], allowed: tuple[str, ...],
     problems = []
     for name in params:
         if name not in allowed:
-            close = difflib.get_close_matches(str(name), allowed, n=1)
-            hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(allowed)}"
             top = (prefix + str(name)).split(".")[0]
-            problems.append((top, f"unknown parameter {prefix + str(name)!r} ({hint})"))
+            problems.append((top, f"unknown parameter {prefix + str(name)!r} "
+                                  f"({hint(name, allowed, 'known')})"))
     return problems
 
 

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 from math import sqrt
 
-from engine.anomaly.base import Detector, gaussian_score
+from engine.anomaly.base import Detector, ew_step, gaussian_score
 
 __all__ = ["SeasonalZScore"]
 
@@ -95,6 +95,4 @@ def _update(stats: list, value: float, fading_factor: float) -> None:
     """Exponentially weighted mean and variance, plain averages until 1 / fading_factor values."""
     count = stats[2] = stats[2] + 1
     weight = max(fading_factor, 1.0 / count)
-    delta = value - stats[0]
-    stats[0] += weight * delta
-    stats[1] = (1 - weight) * (stats[1] + weight * delta * delta)
+    stats[0], stats[1] = ew_step(stats[0], stats[1], value, weight)

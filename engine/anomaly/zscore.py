@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from math import sqrt
 
-from engine.anomaly.base import Detector, gaussian_score
+from engine.anomaly.base import Detector, ew_step, gaussian_score
 
 __all__ = ["ZScore"]
 
@@ -51,9 +51,7 @@ class ZScore(Detector):
         # Plain averages until 1 / fading_factor observations: an exponential average started
         # from one value underestimates the variance and would flag everything early on.
         weight = max(self.fading_factor, 1.0 / self._n)
-        delta = x["value"] - self._mean
-        self._mean += weight * delta
-        self._var = (1 - weight) * (self._var + weight * delta * delta)
+        self._mean, self._var = ew_step(self._mean, self._var, x["value"], weight)
 
     def score_one(self, x: dict[str, float]) -> float:
         if self._n < self.warmup:
