@@ -3,10 +3,17 @@
 The ledger calls `publish` from whichever thread wrote the change; each subscriber has a bounded
 queue on the event loop, and one that falls too far behind is dropped (it reconnects and reloads
 the list) rather than slowing the ledger down. Items carry no reporter contact details.
+
+Every message has an id (`<epoch>.<n>`, the epoch telling this process's feed from another's).
+The feed keeps its latest messages (4 MiB of them): a board that reconnects with the id it saw
+last (`Last-Event-ID`) is sent what it missed; one whose id is gone, or from another process,
+gets a `reset` event, telling it to load the list again.
 """
 from __future__ import annotations
 
 import asyncio
+import secrets
+from collections import deque
 from collections.abc import AsyncIterator
 
 import msgspec
@@ -14,6 +21,9 @@ import msgspec
 __all__ = ["Feed"]
 
 _QUEUE_ITEMS = 1000
+_RECENT_BYTES = 4 * 1024 * 1024
+_KEEPALIVE_SECONDS = 15.0
+_RESET = b"event: reset\ndata: {}\n\n"
 
 
 class _Kind(msgspec.Struct):
@@ -21,14 +31,16 @@ class _Kind(msgspec.Struct):
 
 
 _KIND = msgspec.json.Decoder(_Kind)   # reads the type of a change, nothing else
-_KEEPALIVE_SECONDS = 15.0
 
 
 class Feed:
     def __init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._subscribers: set[asyncio.Queue] = set()
+        self._epoch = secrets.token_hex(4)
         self._sequence = 0
+        self._recent: deque[tuple[int, bytes]] = deque()
+        self._recent_bytes = 0
 
     @property
     def subscribers(self) -> int:
@@ -37,7 +49,7 @@ class Feed:
     def publish(self, payload: bytes) -> None:
         """A committed ledger change, as the JSON the store carried (sent on as it is)."""
         loop = self._loop
-        if loop is None or not self._subscribers:
+        if loop is None:          # no board ever connected: none can have missed anything
             return
         try:
             running = asyncio.get_running_loop()
@@ -54,28 +66,55 @@ class Feed:
     def _deliver(self, payload: bytes) -> None:
         self._sequence += 1
         kind = _KIND.decode(payload).type.encode()
-        message = b"id: %d\nevent: %s\ndata: %s\n\n" % (self._sequence, kind, payload)
+        message = b"id: %s.%d\nevent: %s\ndata: %s\n\n" % (self._epoch.encode(),
+                                                           self._sequence, kind, payload)
+        self._recent.append((self._sequence, message))
+        self._recent_bytes += len(message)
+        while self._recent_bytes > _RECENT_BYTES:
+            self._recent_bytes -= len(self._recent.popleft()[1])
         for queue in list(self._subscribers):
             try:
-                queue.put_nowait(message)
+                queue.put_nowait((self._sequence, message))
             except asyncio.QueueFull:
                 self._subscribers.discard(queue)
 
-    async def stream(self) -> AsyncIterator[bytes]:
-        """Server-sent events until the client goes away; a comment line keeps proxies open."""
+    def _missed(self, last_event_id: str) -> list[tuple[int, bytes]] | None:
+        """The messages after `last_event_id`, or None when they are not all kept."""
+        epoch, _, number = last_event_id.partition(".")
+        if epoch != self._epoch or not number.isdigit():
+            return None
+        seen = int(number)
+        if self._recent and seen < self._recent[0][0] - 1 or seen > self._sequence:
+            return None
+        return [(sequence, message) for sequence, message in self._recent if sequence > seen]
+
+    async def stream(self, last_event_id: str | None = None) -> AsyncIterator[bytes]:
+        """Server-sent events until the client goes away (after what it missed, when it says
+        what it saw last); a comment line keeps proxies open."""
         self._loop = asyncio.get_running_loop()
         queue: asyncio.Queue = asyncio.Queue(_QUEUE_ITEMS)
-        self._subscribers.add(queue)
+        self._subscribers.add(queue)     # before the backlog is read: nothing falls between
         try:
             yield b": connected\n\n"
+            sent = self._sequence
+            if last_event_id:
+                missed = self._missed(last_event_id)
+                if missed is None:
+                    yield _RESET
+                else:
+                    for sequence, message in missed:
+                        yield message
+                        sent = sequence
             while True:
                 try:
-                    message = await asyncio.wait_for(queue.get(), _KEEPALIVE_SECONDS)
+                    sequence, message = await asyncio.wait_for(queue.get(), _KEEPALIVE_SECONDS)
                 except TimeoutError:
                     yield b": keepalive\n\n"
                     continue
                 if queue not in self._subscribers:
                     return
-                yield message
+                if sequence > sent:
+                    sent = sequence
+                    yield message
         finally:
             self._subscribers.discard(queue)

@@ -70,6 +70,49 @@ def test_feed_streams_new_alerts_and_chain_steps_without_contacts(served):
     assert PHONE not in raw and "张伟" not in raw
 
 
+def read_ids(lines, count: int) -> list[tuple[str, str]]:
+    """(id, event) of the next `count` messages."""
+    messages, message_id = [], None
+    for line in lines:
+        if line.startswith("id: "):
+            message_id = line.removeprefix("id: ")
+        elif line.startswith("event: "):
+            messages.append((message_id, line.removeprefix("event: ")))
+            message_id = None
+            if len(messages) == count:
+                return messages
+    return messages
+
+
+def test_a_board_reconnecting_with_the_last_id_it_saw_gets_what_it_missed(served):
+    ledger, url, token = served
+    headers = {"Authorization": f"Bearer {token}"}
+    first, second, third = (alert_record(key=f"wl-{n}") for n in range(3))
+    with httpx.stream("GET", f"{url}/v1/stream", timeout=10, headers=headers) as response:
+        lines = response.iter_lines()
+        next(lines)
+        ledger.ingest([first])
+        [(seen, _)] = read_ids(lines, 1)
+    ledger.ingest([second])                 # while the board is away
+    ledger.ingest([third])
+    with httpx.stream("GET", f"{url}/v1/stream", timeout=10,
+                      headers={**headers, "Last-Event-ID": seen}) as response:
+        lines = response.iter_lines()
+        next(lines)
+        missed = read_events(lines, 2)
+    assert [item["alert"]["id"] for _, item in missed] == [second["id"], third["id"]]
+
+
+def test_a_board_whose_last_id_is_unknown_is_told_to_reload(served):
+    ledger, url, token = served
+    with httpx.stream("GET", f"{url}/v1/stream", timeout=10,
+                      headers={"Authorization": f"Bearer {token}",
+                               "Last-Event-ID": "0badc0de.7"}) as response:
+        lines = response.iter_lines()
+        next(lines)
+        assert read_ids(lines, 1) == [(None, "reset")]
+
+
 def test_feed_needs_a_token(served):
     _, url, _ = served
     assert httpx.get(f"{url}/v1/stream").status_code == 401

@@ -105,14 +105,16 @@ def test_a_model_failing_at_run_time_is_quarantined_counted_logged_once_and_show
 def test_a_fatal_error_is_logged_with_its_traceback(tmp_path):
     worker = worker_with_plugin(tmp_path, test_runner_fails="1").start()
     try:
-        worker.post("/v1/events", orjson.dumps(reading("r1", 500.0)))
-    except OSError:   # the worker may stop before it answers
-        pass
-    deadline = time.monotonic() + 30
-    while worker.process.poll() is None:
-        assert time.monotonic() < deadline, "the worker did not stop"
-        time.sleep(0.2)
-    worker.stop()
+        try:
+            worker.post("/v1/events", orjson.dumps(reading("r1", 500.0)))
+        except OSError:   # the worker may stop before it answers
+            pass
+        deadline = time.monotonic() + 30
+        while worker.process.poll() is None:
+            assert time.monotonic() < deadline, "the worker did not stop"
+            time.sleep(0.2)
+    finally:
+        worker.stop()
     log = worker.log.read_text()
     assert worker.process.returncode == 70
     assert "RuntimeError: the runner's bug" in log and "Traceback" in log

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Header
 from fastapi.responses import StreamingResponse
 
 from center.api.deps import Center, get_center, require
@@ -18,6 +18,10 @@ router = APIRouter(prefix="/v1", tags=["feed"])
             response_class=StreamingResponse,
             responses={200: {"content": {"text/event-stream": {}}}})
 async def stream(center: Annotated[Center, Depends(get_center)],
-                 _: Annotated[Principal, Depends(require("read"))]) -> StreamingResponse:
-    return StreamingResponse(center.feed.stream(), media_type="text/event-stream",
+                 _: Annotated[Principal, Depends(require("read"))],
+                 last_event_id: Annotated[str | None, Header(
+                     description="the id of the last message seen: what came after is sent "
+                                 "first, or a `reset` event if it is no longer kept")] = None,
+                 ) -> StreamingResponse:
+    return StreamingResponse(center.feed.stream(last_event_id), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
