@@ -1,4 +1,6 @@
-"""The center's ASGI application: the routers, `/metrics` and the error handlers.
+"""The center's ASGI application: the board at `/`, the routers, `/metrics`, the API's own
+documentation at `/docs` (every asset served from here: an operations network may have no
+way out) and the error handlers.
 
 `routes` and `exposition` let the composition root serve the worker's ingest, health and
 metrics under the same base URL, so one `ewe run` answers everything on one port.
@@ -6,28 +8,48 @@ metrics under the same base URL, so one `ewe run` answers everything on one port
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from fastapi import Depends, FastAPI
-from fastapi.responses import Response
+from fastapi.responses import FileResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.routing import BaseRoute
 
-from center.api import alerts, feed, incidents, silences, tokens
+from center.api import alerts, feed, incidents, overview, silences, tokens
 from center.api.deps import Center, no_nul_in_url
 from center.api.handlers import install_handlers
 
 __all__ = ["create_app"]
 
+BOARD = Path(__file__).parent / "board"
+# The board runs only its own files: no inline script, nothing from elsewhere.
+_BOARD_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                 "connect-src 'self'; media-src 'none'; object-src 'none'; base-uri 'none'; "
+                 "frame-ancestors 'none'; form-action 'self'")
+
 
 def create_app(center: Center, *, routes: Sequence[BaseRoute] = (),
                exposition: Sequence[Callable[[], bytes]] = ()) -> FastAPI:
-    app = FastAPI(title="ewe operations center", version="1",
-                  description="Alerts, incidents and the warning chain of an ewe deployment.",
-                  dependencies=[Depends(no_nul_in_url)])
+    app = FastAPIOffline(title="ewe operations center", version="1",
+                         description="Alerts, incidents and the warning chain of an ewe "
+                                     "deployment.",
+                         static_url="/docs/assets", redoc_url=None,
+                         dependencies=[Depends(no_nul_in_url)])
     app.state.center = center
     install_handlers(app)
-    for router in (alerts.router, incidents.router, silences.router, feed.router, tokens.router):
+    for router in (alerts.router, incidents.router, silences.router, feed.router, tokens.router,
+                   overview.router):
         app.include_router(router)
+
+    @app.get("/", include_in_schema=False)
+    def board() -> FileResponse:
+        return FileResponse(BOARD / "index.html", headers={
+            "Content-Security-Policy": _BOARD_POLICY, "Cache-Control": "no-cache",
+            "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"})
+
+    app.mount("/board", StaticFiles(directory=BOARD), name="board")
     app.router.routes.extend(routes)
 
     @app.get("/metrics", tags=["service"], summary="Prometheus metrics",

@@ -3,7 +3,7 @@
 A token is shown once, when created; the ledger keeps only its SHA-256 digest (tokens are 256
 random bits, so a fast digest is enough — there is nothing to guess that a slow hash would
 protect). Its id (`token_id`) is derived from the digest, so whoever holds a token can name it;
-a revoked token authenticates no more.
+a revoked token authenticates no more, nor one past the instant it expires at.
 
 >>> Principal("tok-1", "ops", "operator").may("act")
 True
@@ -15,10 +15,11 @@ import secrets
 from dataclasses import dataclass
 
 from center.store import Store
+from engine.events import format_timestamp
 from engine.roles import PERMISSIONS, ROLES, allowed
 
-__all__ = ["ROLES", "PERMISSIONS", "Principal", "allowed", "create_token", "token_id",
-           "authenticate", "has_tokens", "list_tokens", "revoke_token"]
+__all__ = ["ROLES", "PERMISSIONS", "Principal", "TokenRefused", "allowed", "create_token",
+           "token_id", "authenticate", "has_tokens", "list_tokens", "revoke_token"]
 
 _PREFIX = "ewe_"
 
@@ -28,23 +29,43 @@ class Principal:
     token_id: str
     name: str
     role: str
+    expires_at: int | None = None       # ms; None: until revoked
 
     def may(self, permission: str) -> bool:
         return allowed(self.role, permission)
+
+    def expired(self, now: int) -> bool:
+        return self.expires_at is not None and now >= self.expires_at
+
+    def refusal(self, now: int) -> TokenRefused | None:
+        if self.expired(now):
+            return TokenRefused(f"token {self.token_id} expired at "
+                                f"{format_timestamp(self.expires_at)}: sign in with a new one")
+        return None
+
+
+class TokenRefused(Exception):
+    """Why a token does not authenticate: unknown, revoked or expired (safe to show: it names
+    the token by its id only)."""
 
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_token(store: Store, *, role: str, name: str, now: int) -> str:
-    """A new token for `role`; the only time its text exists outside the caller."""
+def create_token(store: Store, *, role: str, name: str, now: int,
+                 expires_at: int | None = None) -> str:
+    """A new token for `role`, valid until revoked or until `expires_at` (ms); the only time
+    its text exists outside the caller."""
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}; one of: {', '.join(ROLES)}")
+    if expires_at is not None and expires_at <= now:
+        raise ValueError("a token must expire after it is created")
     token = _PREFIX + secrets.token_urlsafe(32)
     with store.transaction() as tx:
-        tx.execute("INSERT INTO tokens (id, name, role, hash, created_at) VALUES (?, ?, ?, ?, ?)",
-                   (token_id(token), name, role, _digest(token), now))
+        tx.execute("INSERT INTO tokens (id, name, role, hash, created_at, expires_at) "
+                   "VALUES (?, ?, ?, ?, ?, ?)",
+                   (token_id(token), name, role, _digest(token), now, expires_at))
     return token
 
 
@@ -53,19 +74,28 @@ def token_id(token: str) -> str:
     return "tok-" + _digest(token)[:12]
 
 
-def authenticate(store: Store, token: str) -> Principal | None:
-    if not token.startswith(_PREFIX):
-        return None
-    with store.transaction() as tx:
-        row = tx.execute("SELECT id, name, role FROM tokens WHERE hash = ? AND revoked_at IS NULL",
-                         (_digest(token),)).fetchone()
-    return Principal(row["id"], row["name"], row["role"]) if row else None
+def authenticate(store: Store, token: str, *, now: int) -> Principal:
+    """The holder of `token`, or `TokenRefused` saying why not."""
+    row = None
+    if token.startswith(_PREFIX):
+        with store.transaction() as tx:
+            row = tx.execute("SELECT id, name, role, revoked_at, expires_at FROM tokens "
+                             "WHERE hash = ?", (_digest(token),)).fetchone()
+    if row is None:
+        raise TokenRefused("unknown token")
+    if row["revoked_at"] is not None:
+        raise TokenRefused(f"token {row['id']} was revoked at "
+                           f"{format_timestamp(row['revoked_at'])}")
+    principal = Principal(row["id"], row["name"], row["role"], row["expires_at"])
+    if (refusal := principal.refusal(now)) is not None:
+        raise refusal
+    return principal
 
 
 def list_tokens(store: Store) -> list[dict]:
     """Every token's id, holder, role and times (never its digest), oldest first."""
     with store.transaction() as tx:
-        rows = tx.execute("SELECT id, name, role, created_at, revoked_at FROM tokens "
+        rows = tx.execute("SELECT id, name, role, created_at, expires_at, revoked_at FROM tokens "
                           "ORDER BY created_at, id").fetchall()
     return [dict(row) for row in rows]
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from center.auth import Principal, authenticate
@@ -19,20 +20,24 @@ class Center:
     ledger: Ledger
     metrics: CenterMetrics = field(default_factory=CenterMetrics)
     feed: Feed = field(default_factory=Feed)
+    timezone: str = "Asia/Shanghai"       # the city's: how the board shows times
+    rules: RulesView | None = None        # the worker's rule pack, when one runs beside
 
     tokens: TokenCache = field(init=False)
 
     def __post_init__(self) -> None:
         self.ledger.store.listen(self.feed.publish)
-        self.tokens = TokenCache(self.ledger.store)
+        self.tokens = TokenCache(self.ledger.store, clock=self.ledger.clock)
 
 
 class TokenCache:
     """Checked tokens for a few seconds, so a busy board does not ask the database each time.
-    Unknown tokens are not cached: one created a moment ago works at once."""
+    Refused tokens are not cached: one created a moment ago works at once. A cached token
+    still expires on time."""
 
-    def __init__(self, store: Store, *, ttl_s: float = 10.0) -> None:
+    def __init__(self, store: Store, *, clock: Callable[[], int], ttl_s: float = 10.0) -> None:
         self.store = store
+        self.clock = clock
         self.ttl_s = ttl_s
         self._known: dict[str, tuple[float, Principal]] = {}
 
@@ -40,14 +45,17 @@ class TokenCache:
         """Drop what was checked (a token was revoked): other processes notice within ttl_s."""
         self._known.clear()
 
-    async def authenticate(self, token: str) -> Principal | None:
-        now = time.monotonic()
+    async def authenticate(self, token: str) -> Principal:
+        """The token's holder, or `TokenRefused` with the reason."""
+        checked_at = time.monotonic()
         cached = self._known.get(token)
-        if cached is not None and now - cached[0] < self.ttl_s:
-            return cached[1]
-        principal = await asyncio.to_thread(authenticate, self.store, token)
-        if principal is not None:
-            if len(self._known) > 10_000:
-                self._known.clear()
-            self._known[token] = (now, principal)
+        if cached is not None and checked_at - cached[0] < self.ttl_s:
+            principal = cached[1]
+            if (refusal := principal.refusal(self.clock())) is not None:
+                raise refusal
+            return principal
+        principal = await asyncio.to_thread(authenticate, self.store, token, now=self.clock())
+        if len(self._known) > 10_000:
+            self._known.clear()
+        self._known[token] = (checked_at, principal)
         return principal

@@ -138,4 +138,7 @@ CREATE TABLE contact_refs (
 );
 CREATE INDEX contact_refs_by_report ON contact_refs (report_id)
 """),
+    Migration(4, "token expiry", """
+ALTER TABLE tokens ADD COLUMN expires_at BIGINT
+"""),
 ]

@@ -12,6 +12,8 @@ met once the chain state has passed it, and escalated at most once.
 900000
 >>> next_due(deadlines, State.closed, ()) is None
 True
+>>> due_step(State.open, ("acknowledge",))
+'dispatch'
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from collections.abc import Iterable, Mapping
 from engine.chain import State, answered
 from engine.duty import SLA_STEPS
 
-__all__ = ["steps", "next_due", "step_to_escalate"]
+__all__ = ["steps", "next_due", "due_step", "step_to_escalate"]
 
 
 def steps(text: str) -> tuple[str, ...]:
@@ -34,6 +36,13 @@ def next_due(deadlines: Mapping[str, int], state: State, escalated: Iterable[str
     due = [at for step, at in deadlines.items() if step in SLA_STEPS
            and step not in escalated and not answered(state, step)]
     return min(due) if due else None
+
+
+def due_step(state: State, escalated: Iterable[str]) -> str | None:
+    """The step whose deadline `next_due` gives (the first neither met nor escalated)."""
+    escalated = set(escalated)
+    return next((step for step in SLA_STEPS
+                 if step not in escalated and not answered(state, step)), None)
 
 
 def step_to_escalate(deadlines: Mapping[str, int], state: State,

@@ -6,6 +6,8 @@
   `ewe.alert-events`, read back by the workers (rule precision, false positives).
 - `RulesRecord`: a signed rule pack, written by `ewe rules push`, carried on `ewe.rules`, read
   by every worker.
+- `PackStatus`: the rule pack a worker runs, what it quarantined and which pushes it refused,
+  handed to the center served beside it (the board's rule view).
 
 The alert record and the chain event are `TypedDict`s: they are built and read as plain data
 (the center's matchers read records by field path), and msgspec validates and describes them as
@@ -28,7 +30,8 @@ import msgspec
 from engine.refusals import EventError
 from engine.timestamps import parse_timestamp
 
-__all__ = ["AlertRecord", "Evidence", "ChainEvent", "RulesRecord", "decode_alert_record",
+__all__ = ["AlertRecord", "Evidence", "ChainEvent", "RulesRecord", "RuleOutline",
+           "ModelOutline", "Held", "Refusal", "PackStatus", "decode_alert_record",
            "decode_chain_event", "decode_rules_record", "encode", "SCHEMAS", "schema_of"]
 
 Severity = Literal["blue", "yellow", "orange", "red"]
@@ -87,6 +90,52 @@ class RulesRecord(msgspec.Struct, frozen=True):
     at: int
     files: dict[str, str]
     signature: str | None = None
+
+
+class RuleOutline(msgspec.Struct, frozen=True):
+    """A rule as its authors look it up: where it is written, what it reads, what it raises."""
+
+    id: str
+    kind: Literal["condition", "absence", "sequence"]
+    file: str
+    line: int
+    on: tuple[str, ...]
+    severities: tuple[Severity, ...]
+    category: str | None
+    title: dict[str, str]
+    models: tuple[str, ...]
+
+
+class ModelOutline(msgspec.Struct, frozen=True):
+    id: str
+    detector: str
+    file: str
+    line: int
+    on: tuple[str, ...]
+
+
+class Held(msgspec.Struct, frozen=True):
+    """A rule or model quarantined after it failed at run time, in these partitions."""
+
+    id: str
+    reason: str
+    at: int | None              # the event time it failed at
+    partitions: tuple[int, ...]
+
+
+class Refusal(msgspec.Struct, frozen=True):
+    """A pushed pack (or a record on the rules topic) that the worker refused."""
+
+    at: int                     # ms, when the worker read it
+    reason: str
+
+
+class PackStatus(msgspec.Struct, frozen=True):
+    version: str                # "local": the files the worker started with
+    rules: tuple[RuleOutline, ...]
+    models: tuple[ModelOutline, ...]
+    quarantined: tuple[Held, ...]
+    refused: tuple[Refusal, ...]
 
 
 _ALERT = msgspec.json.Decoder(AlertRecord)

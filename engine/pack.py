@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from engine.messages import ModelOutline, RuleOutline
 from engine.rulefile import ModelSpec, RuleSpec, load_paths, load_texts
 
 __all__ = ["Pack"]
@@ -32,3 +33,16 @@ class Pack:
 
     def __len__(self) -> int:
         return len(self.specs)
+
+    def outline(self) -> tuple[tuple[RuleOutline, ...], tuple[ModelOutline, ...]]:
+        """What the pack holds, as its authors look it up (the board's rule view)."""
+        rules = tuple(RuleOutline(
+            id=spec.id, file=spec.file, line=spec.line, on=spec.on, title=spec.title,
+            kind="sequence" if spec.sequence else "absence" if spec.absent_for_ms
+            else "condition",
+            severities=tuple(dict.fromkeys(level.name for _, level in spec.severity)),
+            category=spec.labels.get("category"), models=tuple(sorted(spec.models)))
+            for spec in self.specs)
+        models = tuple(ModelOutline(id=spec.id, detector=spec.detector, file=spec.file,
+                                    line=spec.line, on=spec.on) for spec in self.models)
+        return rules, models

@@ -5,13 +5,14 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 from center.app import create_app
-from center.auth import PERMISSIONS
+from center.auth import PERMISSIONS, TokenRefused
 from center.contacts import keep
 from center.context import TokenCache
 from center.service import CenterService, first_tokens
 from center.store import Store, open_store, redacted
 from center.webhooks import Webhook
 from engine.duty import DutyList, load_duty_file
+from engine.messages import PackStatus
 from engine.privacy import Contact
 from ewe.clock import wall_ms
 from ewe.shipped import SHIPPED_DUTY
@@ -45,16 +46,17 @@ def contact_keeper(store: Store, clock: Callable[[], int] = wall_ms,
 
 def ingest_guard(store: Store) -> IngestGuard:
     """The HTTP ingest admits tokens of the ingest (or admin) role from the ledger."""
-    tokens = TokenCache(store)
+    tokens = TokenCache(store, clock=wall_ms)
 
     async def guard(header: str | None) -> tuple[int, str] | None:
         scheme, _, token = (header or "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             return 401, ("missing token: send `Authorization: Bearer <token>` with an ingest "
                          "token (ewe token create --role ingest)")
-        principal = await tokens.authenticate(token.strip())
-        if principal is None:
-            return 401, "unknown or revoked token"
+        try:
+            principal = await tokens.authenticate(token.strip())
+        except TokenRefused as refused:
+            return 401, str(refused)
         if not principal.may("ingest"):
             return 403, (f"role {principal.role} may not post events; roles allowed: "
                          f"{', '.join(sorted(PERMISSIONS['ingest']))}")
@@ -81,7 +83,9 @@ def attach_center(settings: Settings, store: Store, duty: DutyList,
                                 rebalance_timeout_ms=settings.ms("rebalance_timeout"),
                                 session_timeout_ms=settings.ms("session_timeout"))
 
-        def app(routes: list, exposition: list):
+        def app(routes: list, exposition: list, rules: Callable[[], PackStatus]):
+            service.center.rules = rules
+            service.center.timezone = settings.timezone
             return create_app(service.center, routes=routes, exposition=exposition)
 
         base = settings.base_url

@@ -141,6 +141,8 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--role", required=True,
                         choices=["viewer", "operator", "rule_author", "admin", "ingest"])
     create.add_argument("--name", help="who or what uses it (default: the role)")
+    create.add_argument("--expires", type=_duration, metavar="DURATION",
+                        help="valid for this long, e.g. 12h or 30d (default: until revoked)")
     listing = token_commands.add_parser("list", help="list tokens (ids, holders, roles)")
     revoke = token_commands.add_parser("revoke", help="revoke a token by its id")
     revoke.add_argument("id", help="the token's id (tok-...), as `ewe token list` shows it")
@@ -467,8 +469,9 @@ def _create_token(args: argparse.Namespace) -> int:
     from center.auth import create_token
 
     def create(store: Any, _: Any) -> int:
-        print(create_token(store, role=args.role, name=args.name or args.role,
-                           now=wall_ms()))
+        now = wall_ms()
+        print(create_token(store, role=args.role, name=args.name or args.role, now=now,
+                           expires_at=now + args.expires if args.expires else None))
         return 0
     return _with_ledger(args, create)
 
@@ -478,10 +481,11 @@ def _list_tokens(args: argparse.Namespace) -> int:
 
     def show(store: Any, _: Any) -> int:
         for row in list_tokens(store):
-            revoked = (f"revoked {format_timestamp(row['revoked_at'])}"
-                       if row["revoked_at"] is not None else "")
+            ending = "  ".join(f"{word} {format_timestamp(row[column])}" for word, column in
+                               (("expires", "expires_at"), ("revoked", "revoked_at"))
+                               if row[column] is not None)
             print(f"{row['id']}  {row['role']:<11} {row['name']:<24} "
-                  f"created {format_timestamp(row['created_at'])}  {revoked}".rstrip())
+                  f"created {format_timestamp(row['created_at'])}  {ending}".rstrip())
         return 0
     return _with_ledger(args, show)
 

@@ -22,6 +22,7 @@ import mode
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
+from engine.messages import PackStatus
 from engine.pack import Pack
 from engine.privacy import Contact
 from engine.tuning import tune_gc
@@ -44,12 +45,12 @@ EXIT_UNAVAILABLE = 69    # sysexits.h: a service it needs is unavailable
 
 class Attachment(NamedTuple):
     """A part served beside the worker (the center): its start and stop, an ASGI app built
-    around the ingest route, the worker's metrics and health, lines for the banner, and
-    whether it has recorded the alerts up to given offsets of each alerts partition."""
+    around the ingest route, the worker's metrics, health and rule pack, lines for the banner,
+    and whether it has recorded the alerts up to given offsets of each alerts partition."""
 
     start: Callable[[], Awaitable]
     stop: Callable[[], Awaitable]
-    app: Callable[[list, list], Any]
+    app: Callable[[list, list, Callable[[], PackStatus]], Any]
     banner: list[str]
     recorded: Callable[[dict[int, int]], Awaitable[bool]]
     health: Callable[[], str | None]
@@ -233,7 +234,7 @@ def serve(settings: Settings, pack: Pack, *, clock: Callable[[], int], out=sys.s
             app = http_app(ingest, guard, metrics, health)
         else:
             app = attached.app([ingest_route(ingest, guard), health_route(health)],
-                               [metrics.exposition])
+                               [metrics.exposition], worker.pack_status)
         http = HttpServer(app, settings.http_host, settings.http_port)
         watch = _BrokerWatch(broker, settings.broker_limit_mb) if broker is not None else None
         services: list[mode.Service] = [

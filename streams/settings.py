@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -80,6 +81,8 @@ class Settings:
     rules_key: str | None = None
     # POST /v1/events without a token: only on a network where every client is trusted.
     open_ingest: bool = False
+    # The city's time zone (IANA name): the board shows every time in it.
+    timezone: str = "Asia/Shanghai"
 
     @classmethod
     def resolve(cls, *, config_file: str | None = None, environ: Mapping[str, str] | None = None,
@@ -147,6 +150,11 @@ class Settings:
         host, _, port = self.http.rpartition(":")
         if not host or not port.isdigit():
             raise SettingsError(f"http: expected HOST:PORT, got {self.http!r}")
+        try:
+            zoneinfo.ZoneInfo(self.timezone)
+        except (ValueError, zoneinfo.ZoneInfoNotFoundError):
+            raise SettingsError(f"timezone: {self.timezone!r} is not a time zone this machine "
+                                "knows; an IANA name such as Asia/Shanghai") from None
 
     @property
     def store_url(self) -> str:

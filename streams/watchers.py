@@ -82,11 +82,11 @@ class RulesWatcher(TopicReader):
         try:
             at, pack, version = read_rules_record(value, self.worker.rules_key)
         except RuleFileError as error:
-            metrics.rule_packs.labels("refused").inc()
+            self.worker.refused(f"a pushed rule pack: {error}")
             log.error("refused a pushed rule pack, the current one keeps running:\n%s", error)
             return
         except ValueError as error:
-            metrics.rule_packs.labels("refused").inc()
+            self.worker.refused(f"a malformed rules record: {error}")
             log.error("refused a malformed rules record (%s), the current pack keeps running",
                       error)
             return

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections import deque
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from faust.types import TP
 
 from engine.evaluator import Quarantine
 from engine.events import format_timestamp
+from engine.messages import Held, PackStatus, Refusal
 from engine.pack import Pack
 from engine.rulefile import RuleFileError
 from streams.checkpoint import CheckpointStore
@@ -60,6 +62,7 @@ class Worker(Checkpointing):
         self.assigned: set[int] = set()
         self.switch: tuple[int, Pack, str] | None = None   # the latest pushed pack
         self.quarantines: dict[tuple[int, str], Quarantine] = {}
+        self.refusals: deque[Refusal] = deque(maxlen=20)   # the pushes refused last
         # The ingest's journal, on the embedded broker: its rows go once checkpoints reflect them.
         self.journal = journal
         # On the embedded broker, a checkpoint waits for the center to have recorded every
@@ -300,6 +303,29 @@ class Worker(Checkpointing):
         self.pushed_record = record
         log.info("rule pack %s (%d rules) applies from event time %d", version, len(pack), at)
 
+    def refused(self, reason: str) -> None:
+        """A record on the rules topic that is not applied: counted, and kept for the board."""
+        self.metrics.rule_packs.labels("refused").inc()
+        self.refusals.append(Refusal(at=self.clock(), reason=reason))
+
+    def pack_status(self) -> PackStatus:
+        """The pack in force, the rules and models quarantined, the pushes refused."""
+        rules, models = self.pack.outline()
+        return PackStatus(version=self.switch[2] if self.switch else "local", rules=rules,
+                          models=models, quarantined=self._held(), refused=tuple(self.refusals))
+
+    def _held(self) -> tuple[Held, ...]:
+        """The rules and models quarantined now, each with the partitions holding it out."""
+        partitions: dict[str, list[int]] = {}
+        first: dict[str, Quarantine] = {}
+        for (partition, rule_id), quarantine in sorted(self.quarantines.items()):
+            runner = self.runners.get(partition)
+            if runner is not None and rule_id in runner.evaluator.quarantined:
+                first.setdefault(rule_id, quarantine)
+                partitions.setdefault(rule_id, []).append(partition)
+        return tuple(Held(id=rule_id, reason=first[rule_id].reason, at=first[rule_id].at,
+                          partitions=tuple(numbers)) for rule_id, numbers in partitions.items())
+
     async def mark_false_positive(self, rule_id: str, key: str) -> bool:
         """Hand a false positive to the models of the partition holding the key."""
         learned = False
@@ -309,17 +335,12 @@ class Worker(Checkpointing):
         return learned
 
     def health(self) -> dict:
-        quarantined: dict[str, dict] = {}
-        for (partition, rule_id), held in sorted(self.quarantines.items()):
-            runner = self.runners.get(partition)
-            if runner is not None and rule_id in runner.evaluator.quarantined:
-                entry = quarantined.setdefault(rule_id, {"reason": held.reason,
-                                                         "partitions": []})
-                entry["partitions"].append(partition)
         return {"status": "ok" if self.assigned else "starting",
                 "partitions": sorted(self.assigned), "rules": len(self.pack),
                 "rules_version": self.switch[2] if self.switch else "local",
-                "quarantined": quarantined}
+                "quarantined": {held.id: {"reason": held.reason,
+                                          "partitions": list(held.partitions)}
+                                for held in self._held()}}
 
 
 def _header(headers, name: str) -> str | None:

@@ -22,8 +22,9 @@ def alert_record(rule: str = "waterlogging.level.high", key: str = "wl-1", *,
                  change: str = "fired", starts_at: int = T0, at: int | None = None,
                  severity: str = "yellow", category: str = "waterlogging",
                  building: str = "B1", district: str = "江北区",
-                 report: bool = False) -> dict:
-    """With `report`, the evidence names report t1 too (see `keep_contact`)."""
+                 report: bool = False, place: dict | None = None) -> dict:
+    """With `report`, the evidence names report t1 too (see `keep_contact`); `place` changes
+    or adds location fields."""
     evidence = [{"id": "r1", "ts": format_timestamp(starts_at), "device_id": key,
                  "type": "water_level", "value": 0.3}]
     if report:
@@ -37,7 +38,7 @@ def alert_record(rule: str = "waterlogging.level.high", key: str = "wl-1", *,
         "labels": {"category": category}, "title": {"en": rule, "zh": rule},
         "summary": {"en": f"{rule} at {key}"},
         "location": {"district": district, "street": "S1", "community": "C1", "grid": "G1",
-                     "building": building},
+                     "building": building, **(place or {})},
         "evidence": evidence, "occurrences": 1,
     }
 

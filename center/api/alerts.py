@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from center.api.deps import Center, Json, Text, epoch_ms, get_center, require
 from center.auth import Principal
 from center.ledger import AlertFilter
-from engine.chain import ChainError, State
+from engine.chain import ACTIONS, ChainError, State
 from engine.privacy import mask_contact, mask_text
 
 __all__ = ["router"]
@@ -44,15 +44,16 @@ class Feedback(BaseModel):
     comment: Text | None = Field(None, max_length=4000)
 
 
-@router.get("", summary="List alerts, newest first")
-def list_alerts(
-    center: Annotated[Center, Depends(get_center)],
-    _: Annotated[Principal, Depends(require("read"))],
+def alert_filter(
     severity: Severity | None = None,
     condition: Literal["firing", "resolved"] | None = None,
     state: State | None = None,
+    open: Annotated[bool | None, Query(
+        description="true: the chain has not ended (neither closed nor a false positive)")
+    ] = None,
     category: str | None = None,
     rule: str | None = None,
+    department: str | None = None,
     district: str | None = None,
     street: str | None = None,
     community: str | None = None,
@@ -61,16 +62,37 @@ def list_alerts(
     incident: str | None = None,
     since: Annotated[datetime | None, Query(description="episode started at or after")] = None,
     until: Annotated[datetime | None, Query(description="episode started before")] = None,
+) -> AlertFilter:
+    """The filter of the list, the counts and the area tree alike."""
+    return AlertFilter(severity=severity, condition=condition,
+                       state=state.value if state else None, open=open, category=category,
+                       rule=rule, department=department, district=district, street=street,
+                       community=community, grid=grid, building=building, incident=incident,
+                       since=epoch_ms(since, "since"), until=epoch_ms(until, "until"))
+
+
+Filter = Annotated[AlertFilter, Depends(alert_filter)]
+
+
+@router.get("", summary="List alerts, newest first (or red first: order=severity)")
+def list_alerts(
+    center: Annotated[Center, Depends(get_center)],
+    _: Annotated[Principal, Depends(require("read"))],
+    where: Filter,
+    order: Annotated[Literal["opened", "severity"], Query(
+        description="opened: newest first; severity: red first, newest first within a colour"
+    )] = "opened",
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page")] = None,
 ) -> Json:
-    where = AlertFilter(severity=severity, condition=condition,
-                        state=state.value if state else None, category=category,
-                        rule=rule, district=district, street=street, community=community,
-                        grid=grid, building=building, incident=incident,
-                        since=epoch_ms(since, "since"), until=epoch_ms(until, "until"))
-    page = center.ledger.alerts(where, limit=limit, cursor=cursor)
+    page = center.ledger.alerts(where, limit=limit, cursor=cursor, order=order)
     return Json({"items": page.items, "next_cursor": page.next_cursor})
+
+
+@router.get("/counts", summary="How many alerts the filter selects, by colour and chain state")
+def counts(center: Annotated[Center, Depends(get_center)],
+           _: Annotated[Principal, Depends(require("read"))], where: Filter) -> Json:
+    return Json(center.ledger.counts(where))
 
 
 @router.get("/{alert_id}", summary="One alert: evidence, incident, department, SLA, timeline")
@@ -103,10 +125,29 @@ def feedback(alert_id: str, body: Feedback, center: Annotated[Center, Depends(ge
 
 def _shown(alert: dict[str, Any], principal: Principal) -> dict[str, Any]:
     """The alert as the caller's role may see it: reporters and texts in full for those who
-    answer residents, masked for everyone else."""
-    if principal.may("contacts"):
-        return alert
-    return {**alert, "evidence": [_masked(item) for item in alert["evidence"]]}
+    answer residents, masked for everyone else; with the actions the caller may take now."""
+    shown = {**alert, "actions": actions_for(State(alert["state"]), principal)}
+    if not principal.may("contacts"):
+        shown["evidence"] = [_masked(item) for item in alert["evidence"]]
+    return shown
+
+
+def actions_for(state: State, principal: Principal) -> list[str]:
+    """What the caller may do to an alert in `state`: the chain actions the state allows,
+    feedback and silence, as the role permits.
+
+    >>> actions_for(State.open, Principal("tok-1", "ops", "operator"))
+    ['acknowledge', 'false_positive', 'assign', 'comment', 'feedback', 'silence']
+    >>> actions_for(State.open, Principal("tok-2", "wall", "viewer"))
+    []
+    """
+    actions = []
+    if principal.may("act"):
+        actions += [name for name, action in ACTIONS.items() if state in action.allowed_from]
+        actions.append("feedback")
+    if principal.may("silence"):
+        actions.append("silence")
+    return actions
 
 
 def _masked(item: dict[str, Any]) -> dict[str, Any]:

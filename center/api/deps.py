@@ -11,7 +11,7 @@ from fastapi import Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AfterValidator
 
-from center.auth import PERMISSIONS, Principal
+from center.auth import PERMISSIONS, Principal, TokenRefused
 from center.context import Center
 from center.errors import BadRequest, Forbidden, Unauthorized
 from engine.events import EventError, parse_timestamp
@@ -45,9 +45,10 @@ def require(permission: str) -> Callable[..., Principal]:
                                            Depends(_bearer)]) -> Principal:
         if credentials is None:
             raise Unauthorized("missing token: send `Authorization: Bearer <token>`")
-        principal = await center.tokens.authenticate(credentials.credentials)
-        if principal is None:
-            raise Unauthorized("unknown or revoked token")
+        try:
+            principal = await center.tokens.authenticate(credentials.credentials)
+        except TokenRefused as refused:
+            raise Unauthorized(str(refused)) from None
         if not principal.may(permission):
             raise Forbidden(f"role {principal.role} may not {permission.replace('_', ' ')}; "
                             f"roles allowed: {roles}")

@@ -4,11 +4,12 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from center.api.deps import Center, Json, Text, get_center, require
 from center.auth import Principal, create_token, list_tokens, revoke_token, token_id
 from center.errors import NotFound
+from engine.durations import parse_duration
 from engine.events import format_timestamp
 
 __all__ = ["router"]
@@ -16,26 +17,38 @@ __all__ = ["router"]
 router = APIRouter(prefix="/v1/tokens", tags=["tokens"])
 
 
+def _a_duration(text: str) -> str:
+    if parse_duration(text) <= 0:
+        raise ValueError("a token must be valid for some time")
+    return text
+
+
 class NewToken(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    role: Literal["viewer", "operator", "rule_author", "admin"]
+    role: Literal["viewer", "operator", "rule_author", "admin", "ingest"]
     name: Text = Field(min_length=1, max_length=200, description="who or what uses it")
+    expires_in: Annotated[str, AfterValidator(_a_duration)] | None = Field(
+        None, max_length=20, description="valid for this long (e.g. 12h, 30d); "
+                                         "default: until revoked")
 
 
 @router.post("", status_code=201, summary="Create a token; its text is shown only here")
 def new_token(body: NewToken, center: Annotated[Center, Depends(get_center)],
-              _: Annotated[Principal, Depends(require("tokens"))]) -> dict[str, str]:
-    token = create_token(center.ledger.store, role=body.role, name=body.name,
-                         now=center.ledger.clock())
-    return {"id": token_id(token), "token": token, "role": body.role, "name": body.name}
+              _: Annotated[Principal, Depends(require("tokens"))]) -> Json:
+    now = center.ledger.clock()
+    expires_at = now + parse_duration(body.expires_in) if body.expires_in else None
+    token = create_token(center.ledger.store, role=body.role, name=body.name, now=now,
+                         expires_at=expires_at)
+    return Json({"id": token_id(token), "token": token, "role": body.role, "name": body.name,
+                 "expires_at": format_timestamp(expires_at) if expires_at else None})
 
 
 @router.get("", summary="List tokens: id, holder, role, created and revoked (never the text)")
 def tokens(center: Annotated[Center, Depends(get_center)],
            _: Annotated[Principal, Depends(require("tokens"))]) -> Json:
-    return Json([{**row, "created_at": format_timestamp(row["created_at"]),
-                  "revoked_at": format_timestamp(row["revoked_at"])
-                  if row["revoked_at"] is not None else None}
+    return Json([{**row, **{moment: format_timestamp(row[moment])
+                            for moment in ("created_at", "expires_at", "revoked_at")
+                            if row[moment] is not None}}
                  for row in list_tokens(center.ledger.store)])
 
 

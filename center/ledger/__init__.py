@@ -14,7 +14,7 @@ clock, so tests drive SLA deadlines by moving an injected clock.
 
 Each concern is a part of its own: recording what the workers raise (`recording`), what people
 do (`people`), what the clock brings (`scheduling`), silences, archiving, reading (`queries`),
-and the outbox. The decisions they take are pure functions outside the package: incidents
+the board's counts, area tree and rule records (`overview`), and the outbox. The decisions they take are pure functions outside the package: incidents
 (`center.grouping`), mutes (`center.mutes`), deadlines (`center.sla`), notices
 (`center.notices`).
 """
@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 from center.errors import BadRequest, NotAllowed, NotFound
 from center.ledger.archiving import Archiving
 from center.ledger.outbox import Outbox
+from center.ledger.overview import Overview
 from center.ledger.people import ChainActions
 from center.ledger.queries import AlertFilter, IncidentFilter, Page, Queries
 from center.ledger.recording import IngestResult, Recording
@@ -37,7 +38,8 @@ __all__ = ["Ledger", "AlertFilter", "IncidentFilter", "NotFound", "BadRequest", 
            "IngestResult", "Page"]
 
 
-class Ledger(Recording, ChainActions, Scheduling, SilenceBook, Archiving, Queries, Outbox):
+class Ledger(Recording, ChainActions, Scheduling, SilenceBook, Archiving, Queries, Overview,
+             Outbox):
     def __init__(self, store: Store, duty: DutyList, *, clock: Callable[[], int],
                  targets: Sequence[str] = ()) -> None:
         self.store = store

@@ -17,6 +17,7 @@ from center.sla import steps
 from center.store import Cursor
 from engine.chain import State, answered
 from engine.events import format_timestamp
+from engine.lifecycle import Level
 from engine.silence import mutes
 
 __all__ = ["Queries", "AlertFilter", "IncidentFilter", "Page"]
@@ -24,7 +25,8 @@ __all__ = ["Queries", "AlertFilter", "IncidentFilter", "Page"]
 
 @dataclass(frozen=True)
 class AlertFilter:
-    """Every given field must match; `since`/`until` bound the start of the episode (ms)."""
+    """Every given field must match; `since`/`until` bound the start of the episode (ms);
+    `open` keeps the alerts whose chain has not ended (closed or false positive)."""
 
     severity: str | None = None
     condition: str | None = None
@@ -37,6 +39,8 @@ class AlertFilter:
     grid: str | None = None
     building: str | None = None
     incident: str | None = None
+    department: str | None = None
+    open: bool | None = None
     since: int | None = None
     until: int | None = None
 
@@ -48,6 +52,16 @@ class IncidentFilter:
 
 
 COLUMN_OF = {"state": "chain", "incident": "incident_id"}
+LIVE_STATES = ", ".join(f"'{state.value}'" for state in State
+                         if state not in (State.closed, State.false_positive))
+# Red first: the board's order. Bound as a literal, so PostgreSQL and SQLite sort alike.
+SEVERITY_RANK = "CASE severity " + " ".join(
+    f"WHEN '{level.name}' THEN {level.value}" for level in Level) + " END"
+_ORDERS = {  # name -> (columns of the cursor, ORDER BY)
+    "opened": (("opened_at", "id"), "opened_at DESC, id DESC"),
+    "severity": ((SEVERITY_RANK, "opened_at", "id"),
+                 f"{SEVERITY_RANK} DESC, opened_at DESC, id DESC"),
+}
 
 
 @dataclass
@@ -101,18 +115,15 @@ class Queries:
                           "data": orjson.loads(event["data"])} for event in events],
         }
 
-    def alerts(self, where: AlertFilter, *, limit: int = 50, cursor: str | None = None) -> Page:
-        """Newest first by the instant the ledger opened them; `cursor` continues a page."""
+    def alerts(self, where: AlertFilter, *, limit: int = 50, cursor: str | None = None,
+               order: str = "opened") -> Page:
+        """Newest first by the instant the ledger opened them, or (`order="severity"`) red
+        first and newest first within a colour; `cursor` continues a page."""
         clauses, params = clauses_of(where)
-        if where.since is not None:
-            clauses.append("starts_at >= ?")
-            params.append(where.since)
-        if where.until is not None:
-            clauses.append("starts_at < ?")
-            params.append(where.until)
-        rows = self._page(tx_sql=f"SELECT {LISTED_COLUMNS} FROM alerts", clauses=clauses,
-                          params=params, limit=limit, cursor=cursor)
-        return paged(rows, limit, summary)
+        rows = self._page(tx_sql=f"SELECT {LISTED_COLUMNS}, {SEVERITY_RANK} AS rank "
+                                 "FROM alerts", clauses=clauses, params=params, limit=limit,
+                          cursor=cursor, order=order)
+        return paged(rows, limit, summary, order)
 
     def incidents(self, where: IncidentFilter, *, limit: int = 50,
                   cursor: str | None = None) -> Page:
@@ -131,13 +142,13 @@ class Queries:
         return {**incident_view(row), "alerts": [summary(alert) for alert in alerts]}
 
     def _page(self, *, tx_sql: str, clauses: list[str], params: list, limit: int,
-              cursor: str | None) -> list[dict]:
+              cursor: str | None, order: str = "opened") -> list[dict]:
+        columns, order_by = _ORDERS[order]
         if cursor is not None:
-            opened_at, last_id = decode_cursor(cursor)
-            clauses.append("(opened_at < ? OR (opened_at = ? AND id < ?))")
-            params += [opened_at, opened_at, last_id]
+            clauses.append(_after(columns))
+            params += _after_params(decode_cursor(cursor, len(columns)))
         sql = tx_sql + (" WHERE " + " AND ".join(clauses) if clauses else "")
-        sql += " ORDER BY opened_at DESC, id DESC LIMIT ?"
+        sql += f" ORDER BY {order_by} LIMIT ?"
         with self.store.transaction() as tx:
             return tx.execute(sql, [*params, limit + 1]).fetchall()
 
@@ -153,29 +164,59 @@ def clauses_of(where: AlertFilter | IncidentFilter) -> tuple[list[str], list]:
     clauses, params = [], []
     for spec in fields(where):
         value = getattr(where, spec.name)
-        if value is None or spec.name in ("since", "until"):
+        if value is None:
             continue
-        clauses.append(f"{COLUMN_OF.get(spec.name, spec.name)} = ?")
+        if spec.name == "since":
+            clauses.append("starts_at >= ?")
+        elif spec.name == "until":
+            clauses.append("starts_at < ?")
+        elif spec.name == "open":
+            # IN, not NOT IN: the index on the chain state finds the few live ones.
+            clauses.append(f"chain {'IN' if value else 'NOT IN'} ({LIVE_STATES})")
+            continue
+        else:
+            clauses.append(f"{COLUMN_OF.get(spec.name, spec.name)} = ?")
         params.append(value)
     return clauses, params
 
 
-def paged(rows: list[dict], limit: int, view: Callable[[dict], dict]) -> Page:
+def paged(rows: list[dict], limit: int, view: Callable[[dict], dict],
+          order: str = "opened") -> Page:
     more = len(rows) > limit
     rows = rows[:limit]
-    cursor = encode_cursor(rows[-1]["opened_at"], rows[-1]["id"]) if more else None
+    cursor = None
+    if more:
+        last = rows[-1]
+        cursor = encode_cursor(*([last["rank"]] if order == "severity" else []),
+                               last["opened_at"], last["id"])
     return Page([view(row) for row in rows], cursor)
 
 
-def encode_cursor(opened_at: int, last_id: str) -> str:
-    return base64.urlsafe_b64encode(f"{opened_at}:{last_id}".encode()).decode().rstrip("=")
+def _after(columns: tuple[str, ...]) -> str:
+    """Rows after the cursor's in descending order: (a < ?) OR (a = ? AND (b < ? OR ...))."""
+    first, *rest = columns
+    if not rest:
+        return f"{first} < ?"
+    return f"({first} < ? OR ({first} = ? AND {_after(tuple(rest))}))"
 
 
-def decode_cursor(cursor: str) -> tuple[int, str]:
+def _after_params(values: tuple) -> list:
+    first, *rest = values
+    return [first] if not rest else [first, first, *_after_params(tuple(rest))]
+
+
+def encode_cursor(*values: int | str) -> str:
+    return base64.urlsafe_b64encode(":".join(map(str, values)).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, parts: int = 2) -> tuple:
+    """The values of a cursor: integers, then the last row's id."""
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        opened_at, last_id = text.split(":", 1)
-        return int(opened_at), last_id
+        *numbers, last_id = text.split(":", parts - 1)
+        if len(numbers) != parts - 1:
+            raise ValueError
+        return (*map(int, numbers), last_id)
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise BadRequest(f"invalid cursor {cursor!r}: pass next_cursor of a previous page "
                          "unchanged") from None

@@ -7,8 +7,9 @@ from typing import Any
 
 import orjson
 
-from center.sla import steps
+from center.sla import due_step, steps
 from center.store import Cursor
+from engine.chain import State
 from engine.events import AREA_LEVELS, format_timestamp
 from engine.matchers import field_of, matches
 
@@ -158,6 +159,9 @@ def summary(row: Mapping[str, Any]) -> dict:
         "department": row["department"], "handler": row["handler"],
         "incident_id": row["incident_id"], "inhibited": bool(row["inhibited"]),
         "notified": row["notified"], "escalated": list(steps(row["escalated"])),
+        "next_due": None if row["next_due"] is None else {
+            "step": due_step(State(row["chain"]), steps(row["escalated"])),
+            "at": format_timestamp(row["next_due"])},
     }
 
 

@@ -1,0 +1,70 @@
+"""What a board needs beside the alerts: who is signed in, the duty list's departments, the
+area tree, and the rule pack with each rule's record."""
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+from fastapi import APIRouter, Depends
+
+from center.api.alerts import Filter
+from center.api.deps import Center, Json, get_center, require
+from center.auth import PERMISSIONS, Principal
+from center.errors import NotFound
+from engine.events import format_timestamp
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1", tags=["board"])
+
+
+@router.get("/me", summary="The caller: token id, name, role, what it permits; the city's time zone")
+def me(center: Annotated[Center, Depends(get_center)],
+       principal: Annotated[Principal, Depends(require("read"))]) -> Json:
+    return Json({"token_id": principal.token_id, "name": principal.name,
+                 "role": principal.role,
+                 "permissions": sorted(name for name in PERMISSIONS if principal.may(name)),
+                 "expires_at": format_timestamp(principal.expires_at)
+                 if principal.expires_at is not None else None,
+                 "timezone": center.timezone})
+
+
+@router.get("/duty", summary="The duty list: departments to dispatch to, SLA per colour")
+def duty(center: Annotated[Center, Depends(get_center)],
+         _: Annotated[Principal, Depends(require("read"))]) -> Json:
+    routes = center.ledger.duty.routes
+    departments = dict.fromkeys(name for route in routes
+                                for name in (route.department, route.escalate_to) if name)
+    return Json({"departments": list(departments),
+                 "sla": center.ledger.duty.sla})
+
+
+@router.get("/areas", summary="The area tree (district › street › community › grid) of the "
+                              "alerts the filter selects, with counts and worst colours")
+def areas(center: Annotated[Center, Depends(get_center)],
+          _: Annotated[Principal, Depends(require("read"))], where: Filter) -> Json:
+    return Json(center.ledger.areas(where))
+
+
+@router.get("/rules", summary="The rule pack in force: each rule's alerts and precision, what is "
+                              "quarantined, which pushes were refused",
+            responses={404: {"description": "no worker runs beside this center"}})
+def rules(center: Annotated[Center, Depends(get_center)],
+          _: Annotated[Principal, Depends(require("read"))]) -> Json:
+    if center.rules is None:
+        raise NotFound("no worker runs in this process: the rule view is served by `ewe run` "
+                       "or `ewe worker --center`")
+    status = msgspec.to_builtins(center.rules())
+    records = center.ledger.rule_records()
+    quiet = {"alerts": 0, "firing": 0, "open": 0, "true_positive": 0, "false_positive": 0,
+             "precision": None, "last_opened_at": None}
+    for rule in status["rules"]:
+        record = records.pop(rule["id"], quiet)
+        rule["record"] = {**record, "last_opened_at": format_timestamp(record["last_opened_at"])
+                          if record["last_opened_at"] is not None else None}
+    for held in status["quarantined"]:
+        held["at"] = format_timestamp(held["at"]) if held["at"] is not None else None
+    for refusal in status["refused"]:
+        refusal["at"] = format_timestamp(refusal["at"])
+    status["retired"] = sorted(records)       # rules with alerts in the ledger, not in the pack
+    return Json(status)
