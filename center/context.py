@@ -11,6 +11,7 @@ from center.feed import Feed
 from center.ledger import Ledger
 from center.metrics import CenterMetrics
 from center.store import Store
+from engine.messages import PackStatus
 
 __all__ = ["Center", "TokenCache"]
 
@@ -21,7 +22,7 @@ class Center:
     metrics: CenterMetrics = field(default_factory=CenterMetrics)
     feed: Feed = field(default_factory=Feed)
     timezone: str = "Asia/Shanghai"       # the city's: how the board shows times
-    rules: RulesView | None = None        # the worker's rule pack, when one runs beside
+    rules: Callable[[], PackStatus] | None = None   # the worker's pack, when one runs beside
 
     tokens: TokenCache = field(init=False)
 

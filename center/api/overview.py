@@ -18,7 +18,7 @@ __all__ = ["router"]
 router = APIRouter(prefix="/v1", tags=["board"])
 
 
-@router.get("/me", summary="The caller: token id, name, role, what it permits; the city's time zone")
+@router.get("/me", summary="The caller: token, name, role, what it permits; the city's time zone")
 def me(center: Annotated[Center, Depends(get_center)],
        principal: Annotated[Principal, Depends(require("read"))]) -> Json:
     return Json({"token_id": principal.token_id, "name": principal.name,

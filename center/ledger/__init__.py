@@ -14,9 +14,9 @@ clock, so tests drive SLA deadlines by moving an injected clock.
 
 Each concern is a part of its own: recording what the workers raise (`recording`), what people
 do (`people`), what the clock brings (`scheduling`), silences, archiving, reading (`queries`),
-the board's counts, area tree and rule records (`overview`), and the outbox. The decisions they take are pure functions outside the package: incidents
-(`center.grouping`), mutes (`center.mutes`), deadlines (`center.sla`), notices
-(`center.notices`).
+the board's counts, area tree and rule records (`overview`), and the outbox. The decisions
+they take are pure functions outside the package: incidents (`center.grouping`), mutes
+(`center.mutes`), deadlines (`center.sla`), notices (`center.notices`).
 """
 from __future__ import annotations
 

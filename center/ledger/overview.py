@@ -90,7 +90,8 @@ def area_tree(rows: list[dict]) -> list[dict[str, Any]]:
     >>> [district] = area_tree(rows)
     >>> district["name"], district["count"], district["worst"]
     ('渝中区', 4, 'red')
-    >>> [(grid["name"], grid["worst"]) for grid in district["children"][0]["children"][0]["children"]]
+    >>> [community] = district["children"][0]["children"]
+    >>> [(grid["name"], grid["worst"]) for grid in community["children"]]
     [('G1', 'red'), ('G2', 'blue')]
     """
     root: dict[str, Any] = {"children": {}}
