@@ -89,7 +89,8 @@ def attach_center(settings: Settings, store: Store, duty: DutyList,
             return create_app(service.center, routes=routes, exposition=exposition)
 
         base = settings.base_url
-        banner = [f"center API {base}/v1/ (OpenAPI {base}/openapi.json, live feed "
+        banner = [f"operations board {base}/ (sign in with a token)",
+                  f"center API {base}/v1/ (documentation {base}/docs, live feed "
                   f"{base}/v1/stream); ledger {redacted(store.url)}"]
         dir_flag = f"--data-dir {settings.data_dir}" if not settings.store else \
             f"--store {redacted(store.url)}"

@@ -244,7 +244,7 @@ def test_a_pushed_pack_and_its_rules_state_outlive_an_embedded_restart(tmp_path)
     assert [item["id"] for item in alert["evidence"]][0] == "w1"
 
 
-def test_ewe_run_demo_prints_the_simulated_city_s_alerts_within_seconds(tmp_path):
+def test_ewe_run_demo_prints_the_board_s_address_and_the_city_s_alerts_within_seconds(tmp_path):
     run = WorkerProcess(tmp_path, broker=None, prefix="ewe.", command="run")
     run.args.append("--demo")
     run.start()
@@ -255,6 +255,21 @@ def test_ewe_run_demo_prints_the_simulated_city_s_alerts_within_seconds(tmp_path
             time.sleep(0.5)
     finally:
         run.stop()
+    assert f"operations board {run.url}/ " in run.log.read_text()
+
+
+def test_the_demo_city_has_incidents_going_on_at_every_minute_of_its_day():
+    from engine.events import parse_timestamp
+    from engine.simulation import DEFAULT_START_MS
+    from streams.demo import DAY_MS, demo_day
+
+    day = demo_day(3, DEFAULT_START_MS, 1000, quiet_ms=0)
+    spans = [(parse_timestamp(incident["start"]), parse_timestamp(incident["end"]))
+             for incident in day.truth]
+    going_on = [sum(start <= minute < end for start, end in spans)
+                for minute in range(DEFAULT_START_MS + 5 * 60_000, DEFAULT_START_MS + DAY_MS,
+                                    60_000)]
+    assert min(going_on) >= 1 and sum(going_on) / len(going_on) > 10
 
 
 def test_ewe_run_prints_a_working_admin_token_on_first_start_only(tmp_path):

@@ -39,10 +39,11 @@ class Simulation:
 
 
 def simulate(*, seed: int = 1, duration_ms: int = 6 * _HOUR, devices: int = 500,
-             start_ms: int = DEFAULT_START_MS) -> Simulation:
+             start_ms: int = DEFAULT_START_MS, intensity: float = 1.0,
+             quiet_ms: int = _HOUR) -> Simulation:
     rng = random.Random(seed)
     city = build_city(rng, devices)
-    incidents = plan_incidents(rng, city, start_ms, duration_ms)
+    incidents = plan_incidents(rng, city, start_ms, duration_ms, intensity, quiet_ms)
     truth = [incident.truth(number, _iso) for number, incident in enumerate(incidents, 1)]
     stream = _Stream(random.Random(seed + 1), city, incidents, start_ms, start_ms + duration_ms)
     return Simulation(stream.events(), truth, city)

@@ -47,9 +47,12 @@ class Incident:
                 "devices": [device.device_id for device in self.devices]}
 
 
-def plan_incidents(rng: random.Random, city: City, start: int, duration: int) -> list[Incident]:
-    """A deterministic set of incidents scaled to the city's size and the simulated duration."""
-    days = duration / (24 * HOUR)
+def plan_incidents(rng: random.Random, city: City, start: int, duration: int,
+                   intensity: float = 1.0, quiet_ms: int = HOUR) -> list[Incident]:
+    """A deterministic set of incidents scaled to the city's size, the simulated duration and
+    `intensity` (how many times the usual rate: the demo's city is a busy one); none in the
+    first `quiet_ms`, while the models learn the city."""
+    days = duration / (24 * HOUR) * intensity
     scale = max(1.0, len(city.devices) / 500)
     used: set[int] = set()
     incidents: list[Incident] = []
@@ -60,7 +63,7 @@ def plan_incidents(rng: random.Random, city: City, start: int, duration: int) ->
 
     def when(tail: int) -> int | None:
         latest = start + duration - tail
-        earliest = start + HOUR
+        earliest = start + quiet_ms
         return rng.randint(earliest, latest) if latest > earliest else None
 
     def pick(devices: list[Device]) -> Device | None:

@@ -60,7 +60,7 @@ function bodyOf(action, form, alert, now) {
   if (action === "silence") {
     const amount = Number.parseInt(values.duration, 10) * DURATION_MS[values.duration.slice(-1)];
     return { path: "/v1/silences", body: {
-      matchers: { rule: alert.rule, key: alert.key }, reason: values.reason,
+      matchers: { rule: alert.rule, key: alert.key, severity: alert.severity }, reason: values.reason,
       ends_at: new Date(now + amount).toISOString() } };
   }
   return { path: `/v1/alerts/${encodeURIComponent(alert.id)}/actions`, body: { action, ...values } };

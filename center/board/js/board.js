@@ -12,7 +12,7 @@ export const STATES = ["open", "acknowledged", "dispatched", "resolved", "replie
   "false_positive"];
 const ENDED = new Set(["closed", "false_positive"]);
 const RANK = { red: 4, orange: 3, yellow: 2, blue: 1 };
-const AREA = ["district", "street", "community", "grid"];
+const AREA = ["district", "street", "community", "grid", "building"];
 const WITHIN = { "1h": 3600000, "6h": 21600000, "24h": 86400000, "7d": 604800000 };
 const PAGE = 200;
 
@@ -85,7 +85,7 @@ export class Board {
     const typed = (name) => h("label", {}, t(`filter.${name}`),
       h("input", { name, value: params.get(name) ?? "", size: 14,
         onchange: (event) => this.refilter(name, event.target.value.trim()) }));
-    const chips = AREA.filter((level) => params.get(level)).map((level) =>
+    const chips = [...AREA, "incident"].filter((level) => params.get(level)).map((level) =>
       h("span", { class: "chip" }, `${t(`area.${level}`)}: ${params.get(level)} `,
         h("button", { type: "button", "aria-label": t("filter.remove"),
           onclick: () => this.refilter(level, "") }, "×")));
