@@ -66,11 +66,12 @@ export class Board {
     delete countsFilter.severity;
     delete countsFilter.state;
     this.countsFilter = countsFilter;
+    const [page] = await Promise.all([
+      get("/v1/alerts", { ...this.filter, order: "severity", limit: PAGE }), this.loadCounts(),
+      this.context.duty]);
     clear(this.root).append(this.filters(), this.countersBox = h("div", { class: "counters" }),
       this.table = h("table", { class: "alerts" }), this.footer = h("div", { class: "more" }));
     this.table.addEventListener("keydown", (event) => this.key(event));
-    const [page] = await Promise.all([
-      get("/v1/alerts", { ...this.filter, order: "severity", limit: PAGE }), this.loadCounts()]);
     this.alerts = new Map(page.items.map((alert) => [alert.id, alert]));
     this.cursor = page.next_cursor;
     this.render();

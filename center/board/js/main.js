@@ -18,6 +18,7 @@ const SESSION_CHECK_MS = 30000;
 const context = {
   me: null,
   departments: [],
+  duty: Promise.resolve(),      // the departments, once the duty list is read
   lastBoard: "#/board",
   boardLink() { return this.lastBoard; },
   // An action on an alert, if the signed-in role may take it.
@@ -56,7 +57,7 @@ async function enter() {
   document.querySelector("header.top").hidden = false;
   setTimeZone(context.me.timezone);
   $("who").textContent = `${context.me.name} · ${t(`role.${context.me.role}`)}`;
-  context.departments = (await get("/v1/duty")).departments;
+  context.duty = get("/v1/duty").then((duty) => { context.departments = duty.departments; });
   feed = new LiveFeed(onFeed, (live) => $("live").classList.toggle("on", live));
   feed.start();
   sessionTimer = setInterval(() => { get("/v1/me").catch(() => {}); }, SESSION_CHECK_MS);
@@ -113,6 +114,7 @@ function cue(alert) {
 }
 
 async function start() {
+  const signedIn = token() ? get("/v1/me").then((me) => me, (error) => error) : null;
   await loadCatalogues();
   setLanguage(currentLanguage());
   $("language").value = currentLanguage();
@@ -153,12 +155,13 @@ async function start() {
     signIn("");
     return;
   }
-  try {
-    context.me = await get("/v1/me");
-  } catch (error) {
-    if (error.status !== 401) toast(error.message, true);
+  const me = await signedIn;
+  if (me instanceof Error) {
+    if (me.status === 401) signIn(me.message);   // said before the page could show it
+    else toast(me.message, true);
     return;
   }
+  context.me = me;
   await enter();
 }
 
