@@ -1,4 +1,5 @@
-"""What a center process shares: its ledger, metrics, live feed and the tokens it checked."""
+"""What a center process shares: its ledger, metrics, live feed, the tokens it checked and the
+board's answers it keeps."""
 from __future__ import annotations
 
 import asyncio
@@ -6,6 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from center.answers import Answers
 from center.auth import Principal, authenticate
 from center.feed import Feed
 from center.ledger import Ledger
@@ -25,9 +27,13 @@ class Center:
     rules: Callable[[], PackStatus] | None = None   # the worker's pack, when one runs beside
 
     tokens: TokenCache = field(init=False)
+    answers: Answers = field(default_factory=Answers)
 
     def __post_init__(self) -> None:
         self.ledger.store.listen(self.feed.publish)
+        # Another replica's changes arrive as notifications; this process's at once.
+        self.ledger.store.listen(self.answers.changed)
+        self.ledger.on_change.append(self.answers.changed)
         self.tokens = TokenCache(self.ledger.store, clock=self.ledger.clock)
 
 

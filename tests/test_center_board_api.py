@@ -158,3 +158,52 @@ def test_the_board_page_and_the_api_documentation_need_nothing_from_elsewhere(bo
     docs = board.client.get("/docs").text
     assert "/docs/assets/swagger-ui-bundle.js" in docs and "cdn" not in docs.lower()
     assert board.client.get("/docs/assets/swagger-ui-bundle.js").status_code == 200
+
+
+# -- answers kept between changes ----------------------------------------------------------------
+def test_a_list_asked_again_after_a_change_shows_the_change(board):
+    first = alert_record(key="k1")
+    board.ledger.ingest([first])
+    assert [item["key"] for item in board.get("/v1/alerts")["items"]] == ["k1"]
+    assert board.get("/v1/alerts/counts")["total"] == 1
+    board.ledger.ingest([alert_record(key="k2", starts_at=T0 + MINUTE)])
+    board.ledger.act(first["id"], "acknowledge", {}, actor="op")
+    items = board.get("/v1/alerts")["items"]
+    assert [(item["key"], item["state"]) for item in items] == [("k2", "open"),
+                                                                ("k1", "acknowledged")]
+    assert board.get("/v1/alerts/counts")["total"] == 2
+
+
+def test_a_change_another_replica_made_reaches_the_lists_this_one_keeps(clock):
+    """On one PostgreSQL ledger, a list kept by replica A is given up when replica B records
+    an alert (its notification), not merely once the answer is old."""
+    import time
+    import uuid
+
+    import psycopg
+    from conftest import POSTGRES_URL
+
+    from center.answers import Answers
+    from center.store import open_store
+
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    stores = [open_store(POSTGRES_URL, schema=schema) for _ in range(2)]
+    try:
+        replica = Board.__new__(Board)
+        replica.ledger = Ledger(stores[0], shipped_duty(), clock=clock)
+        replica.center = Center(replica.ledger, answers=Answers(max_age_s=3600))
+        replica.client = TestClient(create_app(replica.center))
+        replica.tokens = {"viewer": create_token(stores[0], role="viewer", name="v",
+                                                 now=clock())}
+        assert replica.get("/v1/alerts")["items"] == []
+        other = Center(Ledger(stores[1], shipped_duty(), clock=clock))   # replica B
+        other.ledger.ingest([alert_record()])
+        deadline = time.monotonic() + 10
+        while not replica.get("/v1/alerts")["items"]:
+            assert time.monotonic() < deadline, "the kept list was never given up"
+            time.sleep(0.05)
+    finally:
+        for store in stores:
+            store.close()
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
+            connection.execute(f'DROP SCHEMA "{schema}" CASCADE')

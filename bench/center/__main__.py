@@ -1,6 +1,7 @@
 """The operations center on the real PostgreSQL (and SQLite for comparison).
 
     python bench/center [--alerts 20000] [--clients 20] [--seconds 20] [--store postgres]
+                        [--writes 5]
 
 Ingest: alert records as the workers publish them (a city's mix of rules, severities, districts
 and buildings; every fourth alert later resolved), recorded in batches of 500 as the center's
@@ -11,8 +12,10 @@ changes recorded per second.
 API: the center's app served by uvicorn (in a process of its own) on loopback over the ledger
 just filled; `--clients` concurrent clients (one keep-alive HTTP/1.1 connection each) list alerts
 as an operations board does (`GET /v1/alerts?limit=50`: a third the first page, a third with a
-filter, a third the page after the one before), each with a bearer token. Prints requests per
-second and latency percentiles over `--seconds`.
+filter, a third the page after the one before), each with a bearer token, while the ledger
+records `--writes` new alerts a second (a city in a storm; in the server's process, as the
+center's consumer would), so the answers the center keeps between changes are given up again
+and again. Prints requests per second and latency percentiles over `--seconds`.
 """
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ import random
 import re
 import statistics
 import sys
+import threading
 import time
 import urllib.parse
 from pathlib import Path
@@ -55,12 +59,25 @@ def bench_ingest(ledger: Ledger, batch: list[dict]) -> float:
     return time.perf_counter() - began
 
 
-def serve(ledger: Ledger, port: int) -> None:
+def serve(ledger: Ledger, port: int, writes: float) -> None:
     if isinstance(ledger.store, PostgresStore):
         # Connections do not survive a fork: the server opens its own pool.
         ledger.store = PostgresStore(ledger.store.url, schema=ledger.store.schema, max_size=30)
-    uvicorn.run(create_app(Center(ledger)), host="127.0.0.1", port=port, log_level="warning",
+    center = Center(ledger)
+    if writes:
+        threading.Thread(target=write, args=(ledger, writes), daemon=True).start()
+    uvicorn.run(create_app(center), host="127.0.0.1", port=port, log_level="warning",
                 access_log=False)
+
+
+def write(ledger: Ledger, per_second: float) -> None:
+    """New alerts at a steady rate, one at a time, as the center's consumer records them."""
+    fresh = records(100_000, seed=11)
+    began = time.monotonic()
+    for n, record in enumerate(record for record in fresh if record["change"] == "fired"):
+        record = {**record, "id": f"live-{n}-{record['id']}", "key": f"live-{n}"}
+        ledger.ingest([record])
+        time.sleep(max(0.0, began + (n + 1) / per_second - time.monotonic()))
 
 
 def wait_listening(port: int) -> None:
@@ -119,6 +136,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--store", choices=["postgres", "sqlite"], default="postgres")
+    parser.add_argument("--writes", type=float, default=5.0,
+                        help="new alerts a second while the clients list (0: none)")
     args = parser.parse_args()
 
     store, drop = open_bench_store(args.store)
@@ -141,7 +160,7 @@ def main() -> None:
         # The server gets a process of its own, as in production: clients in the same
         # interpreter would share its lock and measure themselves.
         server = multiprocessing.get_context("fork").Process(
-            target=serve, args=(ledger, port), daemon=True)
+            target=serve, args=(ledger, port, args.writes), daemon=True)
         server.start()
         wait_listening(port)
         latencies = asyncio.run(clients(port, token, args.clients, args.seconds))
@@ -150,7 +169,7 @@ def main() -> None:
         latencies.sort()
         ms = [value * 1000 for value in latencies]
         print(f"alert list      {args.clients} client{'s' if args.clients != 1 else ''}, "
-              f"{len(ms):,} requests in "
+              f"{args.writes:g} new alerts/s, {len(ms):,} requests in "
               f"{args.seconds:.0f} s: {len(ms) / args.seconds:,.0f} requests/s")
         print(f"latency         p50 {statistics.median(ms):.1f} ms, "
               f"p90 {ms[int(len(ms) * 0.90)]:.1f} ms, p99 {ms[int(len(ms) * 0.99)]:.1f} ms, "

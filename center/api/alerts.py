@@ -4,10 +4,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from center.api.deps import Center, Json, Text, epoch_ms, get_center, require
+from center.api.deps import Center, Json, Text, epoch_ms, get_center, kept, require
 from center.auth import Principal
 from center.ledger import AlertFilter
 from engine.chain import ACTIONS, ChainError, State
@@ -44,7 +44,7 @@ class Feedback(BaseModel):
     comment: Text | None = Field(None, max_length=4000)
 
 
-def alert_filter(
+async def alert_filter(     # async: no I/O, and no thread to wait for
     severity: Severity | None = None,
     condition: Literal["firing", "resolved"] | None = None,
     state: State | None = None,
@@ -75,7 +75,8 @@ Filter = Annotated[AlertFilter, Depends(alert_filter)]
 
 
 @router.get("", summary="List alerts, newest first (or red first: order=severity)")
-def list_alerts(
+async def list_alerts(
+    request: Request,
     center: Annotated[Center, Depends(get_center)],
     _: Annotated[Principal, Depends(require("read"))],
     where: Filter,
@@ -84,15 +85,17 @@ def list_alerts(
     )] = "opened",
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page")] = None,
-) -> Json:
-    page = center.ledger.alerts(where, limit=limit, cursor=cursor, order=order)
-    return Json({"items": page.items, "next_cursor": page.next_cursor})
+) -> Response:
+    def answer() -> dict:
+        page = center.ledger.alerts(where, limit=limit, cursor=cursor, order=order)
+        return {"items": page.items, "next_cursor": page.next_cursor}
+    return await kept(center, request, answer)
 
 
 @router.get("/counts", summary="How many alerts the filter selects, by colour and chain state")
-def counts(center: Annotated[Center, Depends(get_center)],
-           _: Annotated[Principal, Depends(require("read"))], where: Filter) -> Json:
-    return Json(center.ledger.counts(where))
+async def counts(request: Request, center: Annotated[Center, Depends(get_center)],
+                 _: Annotated[Principal, Depends(require("read"))], where: Filter) -> Response:
+    return await kept(center, request, lambda: center.ledger.counts(where))
 
 
 @router.get("/{alert_id}", summary="One alert: evidence, incident, department, SLA, timeline")

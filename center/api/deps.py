@@ -1,6 +1,7 @@
 """What every endpoint shares: the center it serves and the caller's checked token."""
 from __future__ import annotations
 
+import asyncio
 import urllib.parse
 from collections.abc import Callable
 from datetime import datetime
@@ -8,6 +9,7 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import Depends, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AfterValidator
 
@@ -16,7 +18,8 @@ from center.context import Center
 from center.errors import BadRequest, Forbidden, Unauthorized
 from engine.events import EventError, parse_timestamp
 
-__all__ = ["Center", "Json", "Text", "get_center", "require", "epoch_ms", "no_nul_in_url"]
+__all__ = ["Center", "Json", "Text", "get_center", "require", "epoch_ms", "no_nul_in_url",
+           "kept"]
 
 
 class Json(Response):
@@ -27,6 +30,27 @@ class Json(Response):
 
     def render(self, content: Any) -> bytes:
         return orjson.dumps(content)
+
+
+async def kept(center: Center, request: Request, answer: Callable[[], Any]) -> Response:
+    """`answer()` (a read of the ledger, run in a worker thread) as JSON; or, asked again
+    before the ledger changed, the same bytes without a thread (the boards' reads: the same few
+    questions, over and over)."""
+    query = urllib.parse.urlencode(sorted(request.query_params.multi_items()))
+    key = f"{request.url.path}?{query}"
+    answers = center.answers
+    body = answers.get(key)
+    if body is None:
+        generation = answers.generation    # before the query: a change meanwhile wins
+        # Boards asking the same question at once (after a change) wait for one query.
+        pending = answers.pending.get((key, generation))
+        if pending is None:
+            pending = answers.pending[key, generation] = asyncio.ensure_future(
+                run_in_threadpool(lambda: orjson.dumps(answer())))
+            pending.add_done_callback(lambda _: answers.pending.pop((key, generation), None))
+        body = await asyncio.shield(pending)
+        answers.keep(key, body, generation)
+    return Response(body, media_type="application/json")
 
 
 async def get_center(request: Request) -> Center:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 import msgspec
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request, Response
 
 from center.api.alerts import Filter
-from center.api.deps import Center, Json, get_center, require
+from center.api.deps import Center, Json, get_center, kept, require
 from center.auth import PERMISSIONS, Principal
 from center.errors import NotFound
 from engine.events import format_timestamp
@@ -41,9 +41,9 @@ def duty(center: Annotated[Center, Depends(get_center)],
 
 @router.get("/areas", summary="The area tree (district › street › community › grid) of the "
                               "alerts the filter selects, with counts and worst colours")
-def areas(center: Annotated[Center, Depends(get_center)],
-          _: Annotated[Principal, Depends(require("read"))], where: Filter) -> Json:
-    return Json(center.ledger.areas(where))
+async def areas(request: Request, center: Annotated[Center, Depends(get_center)],
+                _: Annotated[Principal, Depends(require("read"))], where: Filter) -> Response:
+    return await kept(center, request, lambda: center.ledger.areas(where))
 
 
 @router.get("/rules", summary="The rule pack in force: each rule's alerts and precision, what is "

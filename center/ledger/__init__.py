@@ -46,3 +46,5 @@ class Ledger(Recording, ChainActions, Scheduling, SilenceBook, Archiving, Querie
         self.duty = duty
         self.clock = clock
         self.targets = tuple(targets)          # webhook names every notice is queued for
+        # Called after each committed change of alerts in this process (the board's answers).
+        self.on_change: list[Callable[[], None]] = []

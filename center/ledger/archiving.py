@@ -48,3 +48,4 @@ class Archiving:
                                f"({', '.join('?' * len(incidents))}) AND NOT EXISTS "
                                "(SELECT 1 FROM alerts WHERE alerts.incident_id = incidents.id)",
                                incidents)
+            self._changed()

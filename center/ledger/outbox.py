@@ -36,6 +36,12 @@ class Outbox:
 
     def _publish(self, feed: list[dict]) -> None:
         """Changes for the live feed, once committed: through the store, which reaches the
-        feeds of every replica."""
-        if feed and self.store.listened:
-            self.store.notify([orjson.dumps(item) for item in feed])
+        feeds of every replica; and at once to this process's `on_change` hooks."""
+        if feed:
+            self._changed()
+            if self.store.listened:
+                self.store.notify([orjson.dumps(item) for item in feed])
+
+    def _changed(self) -> None:
+        for hook in self.on_change:
+            hook()
