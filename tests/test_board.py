@@ -222,3 +222,15 @@ def test_the_rule_view_lists_the_pack_and_each_rule_s_alerts(session, service):
     expect(row).to_be_visible()
     assert int(row.locator("td").nth(6).inner_text()) >= 1
     session.screenshot("rules")
+
+
+def test_the_api_documentation_renders_with_nothing_fetched_from_elsewhere(session, service):
+    page = session.page
+    elsewhere: list[str] = []
+    page.route(re.compile(r"^(?!http://127\.0\.0\.1:)"), lambda route: (
+        elsewhere.append(route.request.url), route.abort()))
+    page.goto(f"{service.url}/docs")
+    expect(page.locator(".swagger-ui .title")).to_contain_text("ewe operations center",
+                                                               timeout=15_000)
+    expect(page.locator(".opblock-tag", has_text="alerts")).to_be_visible()
+    assert elsewhere == []
