@@ -152,13 +152,13 @@ def test_token_create_prints_a_token_the_ledger_knows(tmp_path, capsys):
     token = capsys.readouterr().out.strip()
     store = open_store(f"sqlite://{tmp_path / 'center.db'}")
     try:
-        assert authenticate(store, token).role == "viewer"
+        assert authenticate(store, token, now=0).role == "viewer"
     finally:
         store.close()
 
 
 def test_token_revoke_by_the_id_token_list_shows_makes_the_token_useless(tmp_path, capsys):
-    from center.auth import authenticate
+    from center.auth import TokenRefused, authenticate
     from center.store import open_store
 
     ledger = ["--data-dir", str(tmp_path)]
@@ -171,7 +171,8 @@ def test_token_revoke_by_the_id_token_list_shows_makes_the_token_useless(tmp_pat
     assert main(["token", "revoke", "tok-unknown", *ledger]) == 1
     store = open_store(f"sqlite://{tmp_path / 'center.db'}")
     try:
-        assert authenticate(store, token) is None
+        with pytest.raises(TokenRefused, match="was revoked at"):
+            authenticate(store, token, now=0)
     finally:
         store.close()
 

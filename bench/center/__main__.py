@@ -47,6 +47,7 @@ from center.auth import create_token  # noqa: E402
 from center.ledger import Ledger  # noqa: E402
 from center.store import PostgresStore  # noqa: E402
 from engine.duty import load_duty_file  # noqa: E402
+from engine.tuning import tune_gc  # noqa: E402
 from streams.broker import free_port  # noqa: E402
 
 FILTERS = {"district": DISTRICTS, "severity": SEVERITIES, "condition": ["firing", "resolved"]}
@@ -64,6 +65,7 @@ def serve(ledger: Ledger, port: int, writes: float) -> None:
         # Connections do not survive a fork: the server opens its own pool.
         ledger.store = PostgresStore(ledger.store.url, schema=ledger.store.schema, max_size=30)
     center = Center(ledger)
+    tune_gc()                    # as `ewe run` does
     if writes:
         threading.Thread(target=write, args=(ledger, writes), daemon=True).start()
     uvicorn.run(create_app(center), host="127.0.0.1", port=port, log_level="warning",
