@@ -47,6 +47,7 @@ from engine.events import Event
 from engine.messages import AlertRecord
 from engine.models import Model
 from engine.pack import Pack
+from engine.reports.reader import Reader
 from engine.rulefile import ModelSpec, RuleSpec
 from engine.shapes import ROUTING_FIELDS, Item, Rule, build
 from engine.shapes.base import key_text
@@ -97,12 +98,21 @@ class Evaluator:
         self._routes: dict[str, dict[object, list[int]]] = {kind: {} for kind in ROUTING_FIELDS}
         self._switch: tuple[int, Pack] | None = None
         self.quarantined: dict[str, Quarantine] = {}
+        self.reader: Reader | None = None     # reads reports, when the pack says how
+        self.reports_unread = 0               # reports the reader failed on (left as they came)
         self.load(pack)
 
     # -- rules -----------------------------------------------------------------------------------
     def load(self, pack: Pack) -> None:
         """Switch to `pack`; rules and models whose id and definition did not change keep
-        their state."""
+        their state, and the report reader what it learnt."""
+        reading = pack.reading
+        if not (reading.categories or reading.settings_file):
+            self.reader = None
+        elif self.reader is None:
+            self.reader = Reader(reading)
+        elif reading != self.reader.reading:
+            self.reader = self.reader.adopt(reading)
         previous_models = self.models
         self.models = {}
         self.quarantined = {rule_id: held for rule_id, held in self.quarantined.items()
@@ -280,6 +290,7 @@ class Evaluator:
         work: list[list[Item]] = [[] for _ in targets]
         batch_routes: dict[str, dict[object, list[list[Item]]]] = {"reading": {}, "report": {}}
         readings, reports = batch_routes["reading"], batch_routes["report"]
+        reader = self.reader
         for item in released:
             event = item[3]
             if event.kind == "reading":
@@ -288,6 +299,8 @@ class Evaluator:
                     lists = readings[event.type] = [work[i] for i in self._route("reading",
                                                                                  event.type)]
             else:
+                if reader is not None:
+                    self._read(reader, item[0], event)
                 lists = reports.get(event.category)
                 if lists is None:
                     lists = reports[event.category] = [
@@ -295,6 +308,12 @@ class Evaluator:
             for mine in lists:
                 mine.append(item)
         return [(target, items) for target, items in zip(targets, work, strict=True) if items]
+
+    def _read(self, reader: Reader, t: int, event: Event) -> None:
+        try:
+            reader.read(t, event)
+        except Exception:     # a bug in reading must not stop the rules: they get it as it came
+            self.reports_unread += 1
 
     def _route(self, kind: str, value: object) -> list[int]:
         """The targets (models first, then rules, in pack order) that want events of this kind
@@ -330,6 +349,14 @@ class Evaluator:
                 self._quarantine(model, error, state.last_t)
         return learned
 
+    def learn_category(self, text: str, category: str) -> bool:
+        """An operator's category for a report's text, for the classifier to learn; False when
+        the pack does not classify reports."""
+        if self.reader is None:
+            return False
+        self.reader.learn(text, category)
+        return True
+
     # -- state -----------------------------------------------------------------------------------
     def snapshot(self) -> bytes:
         """Every piece of state, restorable into an evaluator of the same pack."""
@@ -339,7 +366,8 @@ class Evaluator:
                   for model_id, model in self.models.items()}
         return pickle.dumps((rules, models, self._pending, self._stragglers, self._arrivals,
                              self.max_time, self.watermark, self._sources, self.events_in,
-                             self.events_late, tuple(self.quarantined.values())),
+                             self.events_late, tuple(self.quarantined.values()),
+                             self.reader.snapshot() if self.reader is not None else None),
                             protocol=pickle.HIGHEST_PROTOCOL)
 
     def restore(self, snapshot: bytes) -> None:
@@ -347,6 +375,9 @@ class Evaluator:
         (rules, models, self._pending, self._stragglers, self._arrivals, self.max_time,
          self.watermark, self._sources, self.events_in, self.events_late) = state[:10]
         held = state[10] if len(state) > 10 else ()   # none in a snapshot of an older release
+        reader = state[11] if len(state) > 11 else None
+        if reader is not None and self.reader is not None:
+            self.reader.restore(reader)
         for quarantine in held:
             target = self.rules.get(quarantine.id) or self.models.get(quarantine.id)
             if target is not None and target.spec.fingerprint == quarantine.fingerprint:
@@ -371,6 +402,7 @@ class Evaluator:
                 "pending": len(self._pending) + len(self._stragglers),
                 "timers": sum(len(rule.timers) for rule in self.rules.values()),
                 "quarantined": len(self.quarantined),
+                "reports_unread": self.reports_unread,
                 "keys": sum(len(rule.states) for rule in self.rules.values())}
 
 

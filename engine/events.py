@@ -31,7 +31,7 @@ from engine.privacy import Contact, mask_text
 from engine.refusals import EventError, check_nesting, translate, type_name, type_words
 from engine.timestamps import MAX_MS, MIN_MS, format_timestamp, known_times, parse_timestamp
 
-__all__ = ["Event", "Location", "EventError", "decode", "from_dict", "to_dict",
+__all__ = ["Event", "Location", "EventError", "decode", "from_dict", "to_dict", "READ_FIELDS",
            "without_personal_data",
            "parse_timestamp", "format_timestamp", "EVENT_FIELDS", "LOCATION_FIELDS", "AREA_LEVELS",
            "SCHEMA_PATH"]
@@ -80,10 +80,17 @@ class Event(msgspec.Struct, gc=False, omit_defaults=True):
     text: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_TEXT_CHARS)] | None = None
     category: _Name | None = None
     reporter: dict[str, Any] | None = None
-    # Set by ewe, never by a producer: the anomaly score each model gave this event.
+    # Set by ewe, never by a producer: the anomaly score each model gave this event, and what
+    # ewe read in a report (engine.reports.reader).
     scores: dict[str, float] | None = None
+    category_source: _Name | None = None
+    category_confidence: float | None = None
+    problem: _Name | None = None
+    topic: _Name | None = None
 
 
+# The fields ewe sets on a report (rules read them like any field; producers may not send them).
+READ_FIELDS = ("category_source", "category_confidence", "problem", "topic")
 EVENT_FIELDS = tuple(name for name in Event.__struct_fields__ if name != "scores")
 LOCATION_FIELDS = Location.__struct_fields__
 # The area hierarchy of grid management (网格化管理), widest first.
@@ -263,6 +270,9 @@ def _every_problem(data: Any) -> EventError:
             problems.extend(error.problems)
     if not any(name == "scores" for name, _ in problems) and data.get("scores") is not None:
         problems.append(("scores", "is set by ewe's anomaly models, not by producers"))
+    for name in READ_FIELDS:
+        if not any(field == name for field, _ in problems) and data.get(name) is not None:
+            problems.append((name, _READ_BY_EWE))
     kind = data.get("kind")
     required = {"reading": ("device_id", "type", "value"), "report": ("text",)}.get(
         kind if isinstance(kind, str) else "", ())
@@ -289,10 +299,17 @@ def to_dict(event: Event) -> dict[str, Any]:
     return msgspec.to_builtins(event)
 
 
+_READ_BY_EWE = "is set by ewe when it reads a report, not by producers"
+
+
 def _check(event: Event) -> int:
     """What the types cannot say: the fields each kind requires, and the event time."""
     if event.scores is not None:
         raise EventError("scores", "is set by ewe's anomaly models, not by producers")
+    if (event.problem is not None or event.topic is not None or event.category_source is not None
+            or event.category_confidence is not None):
+        raise EventError(next(name for name in READ_FIELDS if getattr(event, name) is not None),
+                         _READ_BY_EWE)
     if event.kind == "reading":
         if event.device_id is None or event.type is None or event.value is None:
             name = "device_id" if event.device_id is None else (

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-__all__ = ["RuleVerdicts", "VERDICTS", "verdict_of"]
+__all__ = ["RuleVerdicts", "VERDICTS", "verdict_of", "report_texts", "correction_of"]
 
 VERDICTS = ("true_positive", "false_positive")
 
@@ -57,3 +57,29 @@ def verdict_of(kind: str, data: dict) -> str | None:
     if kind == "feedback":
         return data.get("verdict")
     return None
+
+
+def report_texts(record: dict) -> list[str]:
+    """The texts (masked) of the reports behind an alert record: what a category correction
+    teaches the classifiers.
+
+    >>> report_texts({"evidence": [{"id": "r1", "text": "楼道漏水"}, {"id": "w1", "value": 2}]})
+    ['楼道漏水']
+    """
+    return [item["text"] for item in record.get("evidence") or () if item.get("text")]
+
+
+def correction_of(kind: str, data: dict) -> tuple[str, list[str]] | None:
+    """The category an operator gave an alert's reports, and their texts; None if the chain
+    event is not such a correction.
+
+    >>> correction_of("feedback", {"corrected_category": "noise", "texts": ["楼下太吵"]})
+    ('noise', ['楼下太吵'])
+    >>> correction_of("feedback", {"satisfaction": 4}) is None
+    True
+    """
+    category, texts = data.get("corrected_category"), data.get("texts")
+    if kind != "feedback" or not isinstance(category, str) or not isinstance(texts, list):
+        return None
+    texts = [text for text in texts if isinstance(text, str) and text]
+    return (category, texts) if texts else None

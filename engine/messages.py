@@ -35,12 +35,14 @@ __all__ = ["AlertRecord", "Evidence", "ChainEvent", "RulesRecord", "RuleOutline"
            "decode_chain_event", "decode_rules_record", "encode", "SCHEMAS", "schema_of"]
 
 Severity = Literal["blue", "yellow", "orange", "red"]
-Change = Literal["fired", "escalated", "resolved"]
+# `updated`: a firing alert with `evidence:` gained an event behind it (no new notice).
+Change = Literal["fired", "escalated", "updated", "resolved"]
 
 
 class Evidence(TypedDict):
-    """An event behind an alert: a reading (device_id, type, value) or a report (category,
-    text, masked); never a reporter."""
+    """An event behind an alert: a reading (device_id, type, value) or a report (text,
+    masked; its category with where that came from and how sure it is; its problem);
+    never a reporter."""
 
     id: str
     ts: int | str
@@ -48,11 +50,14 @@ class Evidence(TypedDict):
     type: NotRequired[str | None]
     value: NotRequired[float | None]
     category: NotRequired[str | None]
+    category_source: NotRequired[Literal["producer", "rule", "model", "none"] | None]
+    category_confidence: NotRequired[float | None]
+    problem: NotRequired[str | None]
     text: NotRequired[str | None]
 
 
 class AlertRecord(TypedDict):
-    """One change of an alert (fired, escalated, resolved) in event time."""
+    """One change of an alert (fired, escalated, updated, resolved) in event time."""
 
     id: str
     rule: str

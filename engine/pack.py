@@ -1,10 +1,12 @@
-"""A rule pack: the validated rules and anomaly models of a set of files, loaded all-or-nothing."""
+"""A rule pack: the validated rules, anomaly models and report categories of a set of files,
+loaded all-or-nothing."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
 from engine.messages import ModelOutline, RuleOutline
+from engine.reports.categories import Reading
 from engine.rulefile import ModelSpec, RuleSpec, load_paths, load_texts
 
 __all__ = ["Pack"]
@@ -14,12 +16,13 @@ __all__ = ["Pack"]
 class Pack:
     specs: tuple[RuleSpec, ...]
     models: tuple[ModelSpec, ...] = ()
+    reading: Reading = Reading()
 
     @classmethod
     def load(cls, paths: list[str | Path]) -> Pack:
         """Everything in the files under paths; `RuleFileError` lists all problems otherwise."""
-        specs, models = load_paths(paths)
-        return cls(tuple(specs), tuple(models))
+        specs, models, reading = load_paths(paths)
+        return cls(tuple(specs), tuple(models), reading)
 
     @classmethod
     def from_text(cls, text: str, filename: str = "<rules>") -> Pack:
@@ -28,8 +31,8 @@ class Pack:
     @classmethod
     def from_texts(cls, texts: dict[str, str]) -> Pack:
         """The pack of rule files given as {file name: text} (a pack pushed to the workers)."""
-        specs, models = load_texts(texts)
-        return cls(tuple(specs), tuple(models))
+        specs, models, reading = load_texts(texts)
+        return cls(tuple(specs), tuple(models), reading)
 
     def __len__(self) -> int:
         return len(self.specs)

@@ -4,7 +4,7 @@ Loading never stops at the first problem: it collects every error of every file,
 line, rule index and id, and raises one `RuleFileError` holding them all, so a rule author fixes a
 file in one pass. Nothing of a file with an error is used.
 
->>> specs, models = load_text('''
+>>> specs, models, reading = load_text('''
 ... rules:
 ...   - id: waterlogging.level.high
 ...     on: reading
@@ -29,27 +29,29 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
 from engine.durations import parse_duration
 from engine.expr import Expression, ExpressionError, WindowSpec, compile_expression, field_code
 from engine.lifecycle import Level
+from engine.reports.categories import Reading, merge, read_sections
 from engine.suggest import hint
 from engine.template import Template
 from engine.yamlpos import LocatedDict, LocatedList, YamlError, load, plain
 
-__all__ = ["RuleSpec", "ModelSpec", "Step", "RuleError", "RuleFileError", "load_text",
+__all__ = ["RuleSpec", "ModelSpec", "Step", "RuleError", "RuleFileError", "Loaded", "load_text",
            "load_paths", "rule_files"]
 
 _RULE_KEYS = ("id", "title", "description", "on", "match", "key", "when", "for", "severity",
               "clear", "clear_for", "cooldown", "labels", "summary", "absent_for", "sequence",
-              "within", "stale_after")
+              "within", "stale_after", "evidence")
 _STEP_KEYS = ("match", "when")
 _MODEL_KEYS = ("id", "description", "detector", "params", "on", "match", "per", "features",
                "warmup")
-_TOP_KEYS = ("rules", "models")
+_TOP_KEYS = ("rules", "models", "categories", "reports")
+MAX_EVIDENCE = 100
 _KINDS = ("reading", "report")
 _LANGUAGES = ("zh", "en")
 _RULE_ID = re.compile(r"[a-z0-9][a-z0-9_.\-]*")
@@ -100,6 +102,8 @@ class RuleSpec:
     summary: dict[str, Template]
     labels: dict[str, str]
     severity: list[tuple[Expression | None, Level]]
+    label_templates: dict[str, Template] = field(default_factory=dict)   # "{category}"
+    evidence: int = 0       # events kept as evidence, the alert updated with each; 0: the last 5
     when: Expression | None = None
     clear: Expression | None = None
     for_ms: int = 0
@@ -146,6 +150,14 @@ class ModelSpec:
     fingerprint: str
 
 
+class Loaded(NamedTuple):
+    """What a pack's files hold: rules, anomaly models, and how reports are read."""
+
+    specs: list[RuleSpec]
+    models: list[ModelSpec]
+    reading: Reading
+
+
 def rule_files(paths: list[str | Path]) -> list[Path]:
     """The rule files named by paths: files as given, directories searched for `*.yaml`.
 
@@ -165,7 +177,7 @@ def _is_rule_file(path: Path) -> bool:
             and path.stem != "duty" and "tests" not in path.parts[-2:-1])
 
 
-def load_paths(paths: list[str | Path]) -> tuple[list[RuleSpec], list[ModelSpec]]:
+def load_paths(paths: list[str | Path]) -> Loaded:
     """Load and validate every rule file under paths; one `RuleFileError` lists all problems."""
     files = rule_files(paths)
     if not files:
@@ -188,23 +200,26 @@ def _too_large(filename: str) -> RuleError:
                                   "the pack into several files")
 
 
-def load_texts(texts: dict[str, str], errors: list[RuleError] | None = None,
-               ) -> tuple[list[RuleSpec], list[ModelSpec]]:
+def load_texts(texts: dict[str, str], errors: list[RuleError] | None = None) -> Loaded:
     """Validate the rule files given as {file name: text} together, as one pack."""
     specs: list[RuleSpec] = []
     models: list[ModelSpec] = []
+    readings: list[Reading] = []
     errors = list(errors or [])
     for filename, text in texts.items():
         if len(text) > MAX_FILE_BYTES:
             errors.append(_too_large(filename))
             continue
         try:
-            file_specs, file_models = _load_document(text, filename)
+            file_specs, file_models, file_reading = _load_document(text, filename)
         except RuleFileError as error:
             errors.extend(error.errors)
             continue
         specs.extend(file_specs)
         models.extend(file_models)
+        readings.append(file_reading)
+    reading = merge(readings, lambda file, line, message: errors.append(
+        RuleError(file, line, message)))
     errors.extend(_duplicate_ids(specs) + _duplicate_ids(models) + _unknown_models(specs, models))
     if len(specs) > MAX_RULES:
         errors.append(RuleError(specs[MAX_RULES].file, specs[MAX_RULES].line,
@@ -213,24 +228,24 @@ def load_texts(texts: dict[str, str], errors: list[RuleError] | None = None,
         order = {name: index for index, name in enumerate(texts)}
         errors.sort(key=lambda error: (order.get(error.file, -1), error.line))  # stable
         raise RuleFileError(errors)
-    return specs, models
+    return Loaded(specs, models, reading)
 
 
-def load_text(text: str, filename: str) -> tuple[list[RuleSpec], list[ModelSpec]]:
+def load_text(text: str, filename: str) -> Loaded:
     """Validate the rules and models of one file's text; `RuleFileError` with every problem."""
     return load_texts({filename: text})
 
 
-def _load_document(text: str, filename: str) -> tuple[list[RuleSpec], list[ModelSpec]]:
+def _load_document(text: str, filename: str) -> Loaded:
     try:
         document = load(text, filename)
     except YamlError as error:
         raise RuleFileError([RuleError(filename, error.line, error.message)]) from None
     loader = _FileLoader(filename)
-    specs, models = loader.document(document)
+    loaded = loader.document(document)
     if loader.errors:
         raise RuleFileError(loader.errors)
-    return specs, models
+    return loaded
 
 
 def _unknown_models(specs: list[RuleSpec], models: list[ModelSpec]) -> list[RuleError]:
@@ -276,20 +291,23 @@ class _FileLoader:
         self.errors.append(RuleError(self.file, line, message, index=self.index,
                                      rule_id=self.rule_id, what=self.what))
 
-    def document(self, document: Any) -> tuple[list[RuleSpec], list[ModelSpec]]:
+    def document(self, document: Any) -> Loaded:
         if document is None:
             self.error(1, "empty file: expected a mapping with a `rules:` list")
-            return [], []
+            return Loaded([], [], Reading())
         if not isinstance(document, LocatedDict):
             self.error(getattr(document, "line", 1), "expected a mapping with a `rules:` list")
-            return [], []
+            return Loaded([], [], Reading())
         self.unknown_keys(document, _TOP_KEYS)
         models = self.models(document.get("models"), document.line_of("models"))
+        reading = read_sections(document, self.error, self.file)
         rules = document.get("rules")
+        if rules is None and any(key in document for key in _TOP_KEYS):
+            return Loaded([], models, reading)    # a file of categories, or of models
         if not isinstance(rules, LocatedList):
             self.error(document.line_of("rules"), "`rules:` must be a list of rules")
-            return [], models
-        return self.each(rules, "rule", self.rule), models
+            return Loaded([], models, reading)
+        return Loaded(self.each(rules, "rule", self.rule), models, reading)
 
     # -- models --------------------------------------------------------------------------------
     def models(self, models: Any, line: int) -> list[ModelSpec]:
@@ -409,6 +427,7 @@ class _FileLoader:
             title=self.texts(rule, "title", default=rule_id),
             summary=self.templates(rule, "summary", default=rule.get("title", rule_id)),
             labels=self.labels(rule),
+            label_templates=self.label_templates(rule),
             severity=self.severity(rule, windows),
             for_ms=self.duration(rule, "for"),
             clear_for_ms=self.duration(rule, "clear_for"),
@@ -425,6 +444,8 @@ class _FileLoader:
                 spec.clear = self.expression(rule, "clear", windows)
         if shape == "sequence":
             spec.sequence = self.steps(rule, on)
+        if "evidence" in rule:
+            spec.evidence = self.evidence(rule, shape)
         if "stale_after" in rule:
             spec.stale_after_ms = self.duration(rule, "stale_after", positive=True)
         elif shape == "when" and on == ("report",):
@@ -515,13 +536,44 @@ class _FileLoader:
         return {lang: compiled[text] for lang, text in self.texts(rule, name, default).items()}
 
     def labels(self, rule: LocatedDict) -> dict[str, str]:
+        """The labels that are plain texts (those naming fields are `label_templates`)."""
         labels = rule.get("labels", {})
         if not isinstance(labels, dict) or not all(
                 isinstance(k, str) and isinstance(v, (str, int, float)) and not isinstance(v, bool)
                 for k, v in labels.items()):
             self.error(rule.line_of("labels"), "`labels` must map names to texts")
             return {}
-        return {k: str(v) for k, v in labels.items()}
+        return {k: str(v) for k, v in labels.items() if "{" not in str(v)}
+
+    def label_templates(self, rule: LocatedDict) -> dict[str, Template]:
+        """Labels naming event fields, e.g. `category: "{category}"`: rendered from the event
+        that raised the alert."""
+        labels = rule.get("labels", {})
+        if not isinstance(labels, dict):
+            return {}
+        templates = {}
+        for name, value in labels.items():
+            if isinstance(value, str) and "{" in value:
+                try:
+                    templates[name] = Template(value)
+                except ValueError as error:
+                    self.error(rule.line_of("labels"), f"labels.{name}: {error}")
+                    continue
+                for path in templates[name].fields:
+                    self.known_field(".".join(path), rule.line_of("labels"), f"labels.{name}")
+        return templates
+
+    def evidence(self, rule: LocatedDict, shape: str) -> int:
+        count = rule["evidence"]
+        if shape != "when":
+            self.error(rule.line_of("evidence"), "`evidence` applies to a rule with `when`")
+        elif isinstance(count, bool) or not isinstance(count, int) or \
+                not 1 <= count <= MAX_EVIDENCE:
+            self.error(rule.line_of("evidence"), f"`evidence` is how many events the alert "
+                       f"lists, from 1 to {MAX_EVIDENCE}; not {count!r}")
+        else:
+            return count
+        return 0
 
     def severity(self, rule: LocatedDict, windows: list[WindowSpec]) -> list:
         severity = rule.get("severity")

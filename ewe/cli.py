@@ -1,4 +1,5 @@
-"""`ewe`: check, test and replay rules; simulate a city; score a series for anomalies.
+"""`ewe`: check, test and replay rules; simulate a city; score a series for anomalies; try
+the report classifier.
 
 The command only wires things together: every decision is made in `engine/`.
 """
@@ -26,6 +27,7 @@ from engine.rulefile import RuleFileError, rule_files
 from engine.ruletest import run_file
 from engine.simulation import DEFAULT_START_MS, simulate
 from engine.tuning import tune_gc
+from ewe.classify import add_parser as add_classify_parser
 from ewe.clock import wall_ms
 from ewe.detect import parse_params, score_csv
 from ewe.replay import ReplayCounts, replay
@@ -175,6 +177,7 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--out", required=True, metavar="FILE", help="events, JSON lines")
     sim.add_argument("--truth", metavar="FILE", help="injected incidents, JSON lines")
     sim.set_defaults(run=_simulate)
+    add_classify_parser(commands, SHIPPED_RULES)
     return parser
 
 

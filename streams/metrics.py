@@ -85,6 +85,11 @@ class PipelineMetrics:
             "ewe_detector_feedback_total",
             "False positives handed to the anomaly models, by whether a model learned from it.",
             ["outcome"], registry=r)
+        self.category_corrections = Counter(
+            "ewe_category_corrections_total",
+            "Operators' category corrections handed to the report classifiers, by whether one "
+            "learned from it (not when the rule pack does not classify reports).",
+            ["outcome"], registry=r)
         self.contacts = Counter("ewe_contacts_total",
                                 "Reporters' contact details taken off reports at the ingest: "
                                 "kept in the ledger, or dropped without one.", ["outcome"],

@@ -9,7 +9,7 @@ import mode
 import msgspec
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from engine.feedback import RuleVerdicts, verdict_of
+from engine.feedback import RuleVerdicts, correction_of, verdict_of
 from engine.messages import decode_chain_event
 from engine.pack import Pack
 from engine.rulefile import RuleFileError
@@ -108,8 +108,9 @@ class RulesWatcher(TopicReader):
 class FeedbackWatcher(TopicReader):
     """Reads the center's chain events: verdicts update each rule's precision; a false positive
     that arrives while the worker runs is handed to the anomaly models of the rule, on whichever
-    partition holds its key. (Verdicts from before the start were learned already: the
-    checkpoints hold the models that learned them.)"""
+    partition holds its key; a report's corrected category goes to the classifier of every
+    partition (a text like it may arrive on any). Feedback from before the start was learned
+    already: the checkpoints hold the models that learned it."""
 
     def __init__(self, worker: Worker, **kwargs) -> None:
         self.verdicts = RuleVerdicts()
@@ -119,13 +120,19 @@ class FeedbackWatcher(TopicReader):
     async def receive(self, value: bytes, live: bool) -> None:
         try:
             event = decode_chain_event(value)
+            correction = correction_of(event["kind"], event["data"])
             verdict = verdict_of(event["kind"], event["data"])
-            if verdict is None:
-                return
-            rule, key = event["rule"], event["key"]
-            self.verdicts.record(event["alert_id"], rule, verdict)
+            if verdict is not None:
+                rule, key = event["rule"], event["key"]
+                self.verdicts.record(event["alert_id"], rule, verdict)
         except (msgspec.DecodeError, ValueError) as error:
             log.warning("ignored a malformed chain event (%r)", error)
+            return
+        if live and correction is not None:
+            learned = await self.worker.learn_category(*correction)
+            self.worker.metrics.category_corrections.labels(
+                "learned" if learned else "nothing").inc()
+        if verdict is None:
             return
         metrics = self.worker.metrics
         for name, count in self.verdicts.counts(rule).items():

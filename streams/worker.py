@@ -334,6 +334,15 @@ class Worker(Checkpointing):
                 learned |= runner.evaluator.mark_false_positive(rule_id, key)
         return learned
 
+    async def learn_category(self, category: str, texts: list[str]) -> bool:
+        """Teach every partition's classifier an operator's category for these report texts."""
+        learned = False
+        for partition, runner in list(self.runners.items()):
+            async with self.locks[partition]:
+                for text in texts:
+                    learned |= runner.evaluator.learn_category(text, category)
+        return learned
+
     def health(self) -> dict:
         return {"status": "ok" if self.assigned else "starting",
                 "partitions": sorted(self.assigned), "rules": len(self.pack),

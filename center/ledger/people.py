@@ -13,10 +13,9 @@ from center.sla import next_due, steps
 from center.store import Cursor
 from engine.chain import ACTIONS, ChainError, State, transition
 from engine.events import format_timestamp
-from engine.feedback import VERDICTS
+from engine.feedback import VERDICTS, report_texts
 
 __all__ = ["ChainActions"]
-
 
 
 class ChainActions:
@@ -76,6 +75,8 @@ class ChainActions:
                        ("verdict", "satisfaction", "corrected_category") if name in given}
             changes["updated_at"] = now
             update_alert(tx, alert_id, changes)
+            if corrected_category is not None:    # what the workers' classifiers learn from
+                given["texts"] = report_texts(orjson.loads(row["body"]))
             event = self._append(tx, alert_id, now, actor, "feedback", given)
             row.update(changes)
             detail = self._detail(tx, row, now, contacts=True)

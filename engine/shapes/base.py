@@ -44,10 +44,10 @@ class KeyState:
     __slots__ = ("episode", "windows", "evidence", "last", "last_t", "hold_until", "queued",
                  "stages", "woken", "cause")
 
-    def __init__(self, windows: list) -> None:
+    def __init__(self, windows: list, evidence: int = EVIDENCE_LIMIT) -> None:
         self.episode = Episode()
         self.windows = windows
-        self.evidence: deque[Event] = deque(maxlen=EVIDENCE_LIMIT)
+        self.evidence: deque[Event] = deque(maxlen=evidence)
         self.last: Event | None = None
         self.last_t = 0
         self.hold_until: int | None = None
@@ -144,7 +144,8 @@ class Rule:
                                  for w in spec.windows]
 
     def new_state(self) -> KeyState:
-        return KeyState([make_window(window) for window in self.spec.windows])
+        return KeyState([make_window(window) for window in self.spec.windows],
+                        self.spec.evidence or EVIDENCE_LIMIT)
 
     def state_for(self, event: Event) -> tuple[str, KeyState] | None:
         key = self.key_of(event)
@@ -168,8 +169,12 @@ class Rule:
     def observe_at(self, key: str, state: KeyState, t: int, holds: bool, clears: bool,
                    level: Level | None) -> None:
         """Feed one observation to the key's episode and emit what changed."""
-        change = advance(state.episode, self.policy, t, holds=holds, clears=clears, level=level)
+        episode = state.episode
+        change = advance(episode, self.policy, t, holds=holds, clears=clears, level=level)
         self._track(key, state)
+        if change is None and holds and self.spec.evidence and episode.phase is Phase.firing:
+            episode.changed_at = t      # one more event behind a firing alert: listed at once
+            change = "updated"
         if change is not None:
             self.emit(key, state, change)
 
@@ -267,7 +272,10 @@ class Rule:
             change=change,
             at=format_timestamp(episode.changed_at),
             starts_at=format_timestamp(episode.starts_at),
-            labels=self.spec.labels,
+            labels={**self.spec.labels,
+                    **{name: template.render(event, alert)
+                       for name, template in self.spec.label_templates.items()}}
+            if self.spec.label_templates else self.spec.labels,
             title=self.spec.title,
             summary={lang: template.render(event, alert)
                      for lang, template in self.spec.summary.items()},
@@ -282,7 +290,12 @@ def _evidence(event: Event) -> Evidence:
         return Evidence(id=event.id, ts=event.ts, device_id=event.device_id, type=event.type,
                         value=event.value)
     # Never the reporter: contact details stay in the center's ledger (see engine.privacy).
+    if event.problem is None:           # a pack that does not read reports
+        return Evidence(id=event.id, ts=event.ts, category=event.category,
+                        text=event.text[:_TEXT_EVIDENCE_CHARS])
     return Evidence(id=event.id, ts=event.ts, category=event.category,
+                    category_source=event.category_source,
+                    category_confidence=event.category_confidence, problem=event.problem,
                     text=event.text[:_TEXT_EVIDENCE_CHARS])
 
 
