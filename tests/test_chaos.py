@@ -15,11 +15,11 @@ import scenarios  # noqa: E402
 
 @pytest.fixture(scope="module")
 def events() -> list[bytes]:
-    return scenarios.city(hours=5, devices=250, seed=11)
+    return scenarios.city(hours=3, devices=200, seed=11)
 
 
 @pytest.mark.parametrize("name", list(scenarios.SCENARIOS))
 def test_after_the_fault_the_ledger_equals_the_replay(name, events, tmp_path):
-    row = scenarios.run(name, tmp_path, events, pause_s=8)
+    row = scenarios.run(name, tmp_path, events, pause_s=4)
     assert row.expected > 0 and row.acknowledged == len(events)
     assert (row.lost, row.duplicated, row.extra, row.stuck) == (0, 0, 0, 0), row

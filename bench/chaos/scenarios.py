@@ -194,26 +194,27 @@ def acknowledged_again_after(feeder: Feeder, since: float, timeout: float = 300)
 
 
 # -- the ledger ----------------------------------------------------------------------------------
-def ledger(store: str) -> tuple[set[tuple[str, str, str]], set[str]]:
-    """The alert changes recorded, and the alerts still firing."""
+def ledger(store: str) -> tuple[set[tuple[str, str, str]], set[str], dict[str, tuple]]:
+    """The alert changes recorded, the alerts still firing, and each alert's (rule, key)."""
     history = "SELECT alert_id, kind, data FROM alert_events WHERE actor = 'engine'"
-    firing = "SELECT id FROM alerts WHERE condition = 'firing'"
+    alerts = "SELECT id, condition, rule, alert_key FROM alerts"
     if store.startswith("sqlite://"):
         with sqlite3.connect(store.removeprefix("sqlite://")) as db:
-            rows, live = db.execute(history).fetchall(), db.execute(firing).fetchall()
+            rows, known = db.execute(history).fetchall(), db.execute(alerts).fetchall()
     else:
         import psycopg
         with psycopg.connect(store) as db:
-            rows, live = db.execute(history).fetchall(), db.execute(firing).fetchall()
+            rows, known = db.execute(history).fetchall(), db.execute(alerts).fetchall()
     return ({(alert, kind, json.loads(data)["at"]) for alert, kind, data in rows},
-            {alert for (alert,) in live})
+            {alert for alert, condition, _, _ in known if condition == "firing"},
+            {alert: (rule, key) for alert, _, rule, key in known})
 
 
-def settle(store: str, expected: int, timeout: float = 120) -> tuple[set, set]:
+def settle(store: str, expected: int, timeout: float = 120) -> tuple[set, set, dict]:
     """The ledger once it has at least `expected` changes and nothing new came for 3 s."""
     deadline, seen, quiet_since = time.monotonic() + timeout, -1, time.monotonic()
     while time.monotonic() < deadline:
-        found, firing = ledger(store)
+        found, _, _ = ledger(store)
         if len(found) != seen:
             seen, quiet_since = len(found), time.monotonic()
         elif len(found) >= expected and time.monotonic() - quiet_since > 3:
@@ -222,13 +223,13 @@ def settle(store: str, expected: int, timeout: float = 120) -> tuple[set, set]:
     return ledger(store)
 
 
-def judged(row: Row, expected: set, found: set, firing: set) -> Row:
+def judged(row: Row, expected: set, found: set, firing: set, keys: dict[str, tuple]) -> Row:
     row.expected = len(expected)
     row.lost = len(expected - found)
     row.extra = len(found - expected)
-    episodes: dict[tuple[str, str], set[str]] = {}
+    episodes: dict[tuple, set[str]] = {}      # one rule's change for one key at one instant
     for alert, change, at in found:
-        episodes.setdefault((change, at), set()).add(alert)
+        episodes.setdefault((*keys.get(alert, (alert,)), change, at), set()).add(alert)
     row.duplicated = sum(len(ids) - 1 for ids in episodes.values() if len(ids) > 1)
     resolved = {alert for alert, change, _ in expected if change == "resolved"}
     row.stuck = len(firing & resolved)
@@ -251,10 +252,10 @@ def _single(work: Path, events: list[bytes], fault: Callable[[Process, Feeder], 
         row.recovered_s = acknowledged_again_after(feeder, began)
         feeder.join()
         row.acknowledged = feeder.acknowledged
-        found, firing = settle(store or f"sqlite://{work / 'center.db'}", len(expected))
+        found, firing, keys = settle(store or f"sqlite://{work / 'center.db'}", len(expected))
     finally:
         run_.stop()
-    return judged(row, expected, found, firing)
+    return judged(row, expected, found, firing, keys)
 
 
 def _restart_after(kill: Callable[[Process], None]) -> Callable[[Process, Feeder], None]:
@@ -324,11 +325,11 @@ def _two_workers(work: Path, events: list[bytes], name: str) -> Row:
             row.notes.append("recovered: the survivor holds all four partitions")
             feeder.join()
             row.acknowledged = feeder.acknowledged
-            found, firing = settle(f"sqlite://{work / 'center.db'}", len(expected))
+            found, firing, keys = settle(f"sqlite://{work / 'center.db'}", len(expected))
         finally:
             first.stop()
             second.stop()
-    return judged(row, expected, found, firing)
+    return judged(row, expected, found, firing, keys)
 
 
 def _postgres_store(work: Path, events: list[bytes], name: str) -> Row:
