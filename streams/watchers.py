@@ -3,7 +3,7 @@ the center's chain events (verdicts for rule precision, false positives for the 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import mode
 import msgspec
@@ -14,13 +14,30 @@ from engine.messages import decode_chain_event
 from engine.pack import Pack
 from engine.rulefile import RuleFileError
 from streams.control import read_rules_record
+from streams.metrics import PipelineMetrics
+from streams.settings import Settings
 
-if TYPE_CHECKING:
-    from streams.worker import Worker
-
-__all__ = ["TopicReader", "RulesWatcher", "FeedbackWatcher"]
+__all__ = ["TopicReader", "RulesWatcher", "FeedbackWatcher", "Watched"]
 
 log = logging.getLogger("ewe.worker")
+
+
+class Watched(Protocol):
+    """What the watchers need of the worker they report to (`streams.worker.Worker`)."""
+
+    settings: Settings
+    metrics: PipelineMetrics
+    bootstrap: str
+    rules_key: bytes | None
+    pushed_record: bytes | None
+
+    def apply_pack(self, pack: Pack, at: int, version: str, record: bytes) -> None: ...
+
+    def refused(self, reason: str) -> None: ...
+
+    async def mark_false_positive(self, rule_id: str, key: str) -> bool: ...
+
+    async def learn_category(self, category: str, texts: list[str]) -> bool: ...
 
 
 class TopicReader(mode.Service):
@@ -28,7 +45,7 @@ class TopicReader(mode.Service):
     all of it), and hands each record to `receive`; `live` is false for the records that were
     already there when the worker started."""
 
-    def __init__(self, worker: Worker, topic: str, partitions: int, **kwargs) -> None:
+    def __init__(self, worker: Watched, topic: str, partitions: int, **kwargs) -> None:
         self.worker = worker
         self.topic, self.partitions = topic, partitions
         super().__init__(**kwargs)
@@ -73,7 +90,7 @@ class RulesWatcher(TopicReader):
     counted and ignored. Of the packs already on the topic at the start only the last valid
     one is applied, once all are read, and not at all if it is the one kept from before."""
 
-    def __init__(self, worker: Worker, **kwargs) -> None:
+    def __init__(self, worker: Watched, **kwargs) -> None:
         super().__init__(worker, worker.settings.topic("rules"), 1, **kwargs)
         self.last_before_start: tuple[bytes, int, Pack, str] | None = None
 
@@ -112,7 +129,7 @@ class FeedbackWatcher(TopicReader):
     partition (a text like it may arrive on any). Feedback from before the start was learned
     already: the checkpoints hold the models that learned it."""
 
-    def __init__(self, worker: Worker, **kwargs) -> None:
+    def __init__(self, worker: Watched, **kwargs) -> None:
         self.verdicts = RuleVerdicts()
         super().__init__(worker, worker.settings.topic("alert-events"),
                          worker.settings.partitions, **kwargs)

@@ -90,3 +90,41 @@ def test_http_event_to_closed_alert_with_feedback_updates_the_rule_precision(bro
         assert check.returncode == 0, check.stdout.decode() + check.stderr.decode()
     finally:
         worker.stop()
+
+
+def test_a_category_an_operator_corrects_is_learnt_by_the_running_worker(broker, tmp_path):
+    """A report nothing classifies waits in the unclassified queue; the operator's category,
+    given as feedback, reaches the worker, and the same text is classified so next time."""
+    prefix = unique_prefix()
+    created = subprocess.run([sys.executable, "-m", "ewe", "token", "create", "--role",
+                              "operator", "--data-dir", str(tmp_path)],
+                             cwd=ROOT, capture_output=True, text=True, check=True)
+    worker = WorkerProcess(tmp_path, broker=broker.url, prefix=prefix, center="true",
+                           lateness="0s").start()
+    try:
+        client = httpx.Client(base_url=worker.url, timeout=10,
+                              headers={"Authorization": f"Bearer {created.stdout.strip()}"})
+        text = "小区门口的共享单车堆成山了"
+
+        def send(number: int, building: str) -> None:
+            report = {"kind": "report", "id": f"e2e-report-{number}",
+                      "ts": time.time_ns() // 1_000_000, "text": text,
+                      "location": {"district": "渝中区", "grid": "G-e2e", "building": building}}
+            assert client.post("/v1/events", content=orjson.dumps(report)).status_code == 202
+
+        send(1, "B1")
+        [waiting] = wait_for(lambda: client.get("/v1/alerts", params={
+            "category": "unclassified"}).json()["items"], what="the report in the queue")
+        answer = client.post(f"/v1/alerts/{waiting['id']}/feedback",
+                             json={"corrected_category": "parking"})
+        assert answer.status_code == 200, answer.text
+        learned = 'ewe_category_corrections_total{outcome="learned"} 1.0'
+        wait_for(lambda: learned in client.get("/metrics").text, what=learned)
+        send(2, "B7")
+        [classified] = wait_for(lambda: client.get("/v1/alerts", params={
+            "category": "parking", "rule": "reports.problem"}).json()["items"],
+            what="the same text classified as corrected")
+        evidence = client.get(f"/v1/alerts/{classified['id']}").json()["evidence"]
+        assert evidence[0]["category_source"] == "operator"
+    finally:
+        worker.stop()

@@ -83,10 +83,14 @@ def fed(tmp_path_factory):
         alert_id = items[0]["id"]
         seen["operator view"] = operator.get(f"/v1/alerts/{alert_id}").json()
         seen["viewer view"] = viewer.get(f"/v1/alerts/{alert_id}").text
+        # every alert the reports raised (the burst, and the problem they are) worked to closed
+        worked = [item["id"] for item in operator.get("/v1/alerts").json()["items"]]
         for step in ({"action": "acknowledge"}, {"action": "dispatch", "department": "供水公司"},
                      {"action": "resolve", "note": "已修复"},
                      {"action": "reply", "message": "已处理，谢谢反映"}, {"action": "close"}):
-            assert operator.post(f"/v1/alerts/{alert_id}/actions", json=step).status_code == 200
+            for worked_id in worked:
+                answer = operator.post(f"/v1/alerts/{worked_id}/actions", json=step)
+                assert answer.status_code == 200, answer.text
         deadline = time.monotonic() + 20
         while not receiver.received:
             assert time.monotonic() < deadline, "no webhook"
@@ -108,7 +112,7 @@ def fed(tmp_path_factory):
     archived = subprocess.run([sys.executable, "-m", "ewe", "center", "archive", "--before",
                                "2199-01-01T00:00:00Z", "--out", str(archive), "--data-dir",
                                str(data)], cwd=ROOT, capture_output=True, text=True)
-    assert "archived 1 alerts" in archived.stderr, archived.stderr
+    assert f"archived {len(worked)} alerts" in archived.stderr, archived.stderr
     seen["archive"] = archive.read_text()
     seen["data"] = data
     return seen

@@ -2,8 +2,8 @@
 
 A topic is a bag of words (the words of two characters or more of its reports, the
 `MAX_TERMS` heaviest kept). A word weighs its count times its rarity among all the reports
-seen so far (smoothed inverse document frequency, learnt online): "小区", "我们", "问题" are in every
-other report and say little; "搅拌站" and "丽发新城" say what the topic is. A report joins
+seen so far (smoothed inverse document frequency, learnt online): "小区", "我们", "问题" are
+in every other report and say little; "搅拌站" and "丽发新城" say what the topic is. A report joins
 the topic of its area whose words are most like its own (cosine similarity at least
 `similarity`), or starts one; a topic no report joined for `within_ms` is forgotten. A topic's
 name is the three heaviest words of its first report, and it does not change: rules count
