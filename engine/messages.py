@@ -50,7 +50,7 @@ class Evidence(TypedDict):
     type: NotRequired[str | None]
     value: NotRequired[float | None]
     category: NotRequired[str | None]
-    category_source: NotRequired[Literal["producer", "rule", "model", "none"] | None]
+    category_source: NotRequired[Literal["producer", "operator", "rule", "model", "none"] | None]
     category_confidence: NotRequired[float | None]
     problem: NotRequired[str | None]
     text: NotRequired[str | None]

@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
@@ -41,10 +43,9 @@ from engine.pack import Pack  # noqa: E402
 from engine.simulation import simulate  # noqa: E402
 from streams.broker import EmbeddedBroker, free_port  # noqa: E402
 
-__all__ = ["Row", "city", "run", "SCENARIOS", "POSTGRES"]
+__all__ = ["Row", "city", "run", "SCENARIOS", "PrivatePostgres"]
 
 LATENESS_MS = 120_000
-POSTGRES = "postgresql://postgres@127.0.0.1:5432"
 HOUR_MS = 3_600_000
 SETTINGS = {"EWE_LATENESS": "2m", "EWE_IDLE_AFTER": "0s", "EWE_OPEN_INGEST": "true",
             "EWE_CHECKPOINT_EVERY": "5s", "EWE_LOG_LEVEL": "warning"}
@@ -294,10 +295,43 @@ def _pause(seconds: float) -> Callable[[Process, Feeder], None]:
     return fault
 
 
-def _restart_postgres(process: Process, feeder: Feeder) -> None:
-    version = sorted(os.listdir("/etc/postgresql"))[-1]
-    subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart"],
-                   check=True, capture_output=True, timeout=60)
+class PrivatePostgres:
+    """A PostgreSQL cluster of the scenario's own (initdb in a fresh directory, a free port),
+    so that restarting it under ewe disturbs nothing else that uses the machine's server."""
+
+    def __init__(self) -> None:
+        self.bin = sorted(Path("/usr/lib/postgresql").glob("*/bin"))[-1]
+        self.port = free_port()
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        # initdb and the server refuse to run as root: as the postgres user, then
+        self.as_owner = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+
+    def _ctl(self, *args: str) -> None:
+        # the server writes to its log, never to our pipes (it outlives the call)
+        subprocess.run([*self.as_owner, str(self.bin / "pg_ctl"), "-D", self.dir, "-w",
+                        "-l", f"{self.dir}/server.log", *args], check=True, timeout=60,
+                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+
+    def __enter__(self) -> PrivatePostgres:
+        self.dir = tempfile.mkdtemp(prefix="ewe-chaos-pg-")
+        if self.as_owner:
+            shutil.chown(self.dir, "postgres", "postgres")
+        subprocess.run([*self.as_owner, str(self.bin / "initdb"), "-D", self.dir, "-A", "trust",
+                        "-U", "postgres", "--no-sync"], check=True, capture_output=True,
+                       timeout=120)
+        self._ctl("-o", f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 "
+                  "-c fsync=off", "start")
+        return self
+
+    def restart(self) -> None:
+        self._ctl("-m", "fast", "restart")
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self._ctl("-m", "immediate", "stop")
+        finally:
+            shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def _two_workers(work: Path, events: list[bytes], name: str) -> Row:
@@ -333,15 +367,9 @@ def _two_workers(work: Path, events: list[bytes], name: str) -> Row:
 
 
 def _postgres_store(work: Path, events: list[bytes], name: str) -> Row:
-    database = f"ewe_chaos_{uuid.uuid4().hex[:8]}"
-    subprocess.run(["psql", f"{POSTGRES}/test", "-qc", f"CREATE DATABASE {database}"],
-                   check=True, capture_output=True)
-    store = f"{POSTGRES}/{database}"
-    try:
-        return _single(work, events, _restart_postgres, name, ("--store", store), store=store)
-    finally:
-        subprocess.run(["psql", f"{POSTGRES}/test", "-qc",
-                        f"DROP DATABASE {database} WITH (FORCE)"], capture_output=True)
+    with PrivatePostgres() as server:
+        return _single(work, events, lambda process, feeder: server.restart(), name,
+                       ("--store", server.url), store=server.url)
 
 
 SCENARIOS: dict[str, Callable[[Path, list[bytes], float], Row]] = {
