@@ -63,6 +63,10 @@ class PipelineMetrics:
         self.pending = Gauge("ewe_buffered_events",
                              "Events waiting in the reorder buffer for the watermark.",
                              ["partition"], registry=r)
+        self.reports_unread = Gauge(
+            "ewe_reports_unread", "Reports the report reader failed on since this process "
+            "took the partition (they reach the rules as they came, without category, problem "
+            "or topic); anything above 0 is a bug to report.", ["partition"], registry=r)
         self.checkpoints = Counter("ewe_checkpoints_total", "Partition checkpoints written.",
                                    registry=r)
         self.checkpoint_seconds = Histogram(

@@ -275,6 +275,7 @@ class Worker(Checkpointing):
             stats = evaluator.stats()
             metrics.active_keys.labels(label).set(stats["keys"])
             metrics.pending.labels(label).set(stats["pending"])
+            metrics.reports_unread.labels(label).set(stats["reports_unread"])
             for rule, count in evaluator.evaluations.items():
                 metrics.evaluations.labels(rule).inc(count)
             evaluator.evaluations.clear()
