@@ -496,7 +496,10 @@ class _Parser:
                                                 f"found {text!r}" if kind != "end" else
                                                 f"{name}() is not closed")
         self.index += 1
-        duration = parse_duration(text)
+        try:
+            duration = parse_duration(text)
+        except ValueError as error:      # a window longer than a year
+            raise ExpressionError(token_column, str(error)) from None
         if duration <= 0:
             raise ExpressionError(token_column, "a window must be longer than zero")
         return duration

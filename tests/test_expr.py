@@ -62,6 +62,7 @@ def test_undefined_expression_is_false_not_an_error(source):
     ("1 < value < 2", "chained comparisons are not supported"),
     ("value > 10m", "a duration (10m) is only allowed as a window function's argument"),
     ("count(10)", "count() needs a duration"),
+    ("count(999999w) > 1", "duration '999999w' is longer than a year"),
     ("avg(value)", "avg() takes a field and a duration"),
     ("avg_count(1h)", "avg_count() needs a reference period"),
     ("avg_count(1h, over 1h)", "at least twice the window"),

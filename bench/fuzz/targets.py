@@ -272,9 +272,7 @@ def run(strategy: st.SearchStrategy, check: Callable[[Any], str | None], cases: 
     @given(strategy)
     def property_(value: Any) -> None:
         # The case's own time: the collector's pauses over this process's heap (hypothesis,
-        # the cases so far) are not the code's, so it runs between cases, every 200.
-        if figures.cases % 200 == 0:
-            gc.collect()
+        # the cases so far) are not the code's, so it waits for the case to end.
         gc.disable()
         try:
             began = time.perf_counter()
