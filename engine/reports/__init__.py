@@ -1,0 +1,1 @@
+"""Reading resident reports before the rules do: categories, problems, topics (see reader)."""
