@@ -176,3 +176,22 @@ def test_a_producer_cannot_set_what_ewe_reads_in_a_report():
     with pytest.raises(EventError, match="problem: is set by ewe when it reads a report"):
         decode(b'{"kind":"report","id":"r1","ts":"2026-07-01T08:00:00Z","text":"x",'
                b'"problem":"r0"}')
+
+
+def test_a_report_of_a_problem_takes_the_problem_s_category(evaluator):
+    alerts = run(evaluator, report(1, "3栋楼道漏水，楼道地面全湿了"), report(9, "楼道地面全湿了"))
+    [update] = [alert for alert in alerts if alert["change"] == "updated"]
+    assert [(item["id"], item["category"]) for item in update["evidence"]] == [
+        ("r1", "water_leak"), ("r9", "water_leak")]
+
+
+def test_a_pack_with_more_keywords_than_a_city_needs_is_refused():
+    from engine.reports.categories import MAX_PACK_KEYWORDS
+
+    per_category = 2_000
+    categories = "\n".join(
+        f"  - id: c{n}\n    keywords: [{', '.join(f'词{n}x{k}' for k in range(per_category))}]"
+        for n in range(MAX_PACK_KEYWORDS // per_category + 1))
+    with pytest.raises(RuleFileError, match="huge.yaml:.*more than 1,000 categories or 20,000 "
+                                            "keywords in the pack"):
+        Pack.from_text(f"categories:\n{categories}\n", "huge.yaml")

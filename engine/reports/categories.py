@@ -46,7 +46,7 @@ from engine.suggest import hint
 from engine.yamlpos import LocatedDict, LocatedList
 
 __all__ = ["CategorySpec", "Reading", "Duplicates", "Hotspots", "read_sections", "merge",
-           "UNCLASSIFIED"]
+           "UNCLASSIFIED", "MAX_CATEGORIES", "MAX_PACK_KEYWORDS"]
 
 UNCLASSIFIED = "unclassified"     # the category of a report no rule decided, nor the model
 _CATEGORY_KEYS = ("id", "title", "match", "keywords")
@@ -55,6 +55,10 @@ _DUPLICATE_KEYS = ("similarity", "within", "by")
 _HOTSPOT_KEYS = ("by", "similarity", "within")
 _MAX_PATTERNS = 200
 _MAX_KEYWORDS = 2_000
+# A pack's whole taxonomy: far beyond any city's, far below what would take a worker seconds
+# to learn at every start (each keyword is segmented and learnt).
+MAX_CATEGORIES = 1_000
+MAX_PACK_KEYWORDS = 20_000
 _RE2_OPTIONS = re2.Options()
 _RE2_OPTIONS.log_errors = False
 
@@ -117,6 +121,7 @@ def merge(readings: Iterable[Reading], report: Callable[[str, int, str], None]) 
     one `reports:` section (two are an error)."""
     categories: dict[str, CategorySpec] = {}
     chosen = Reading()
+    keywords = 0
     for reading in readings:
         for category in reading.categories:
             first = categories.get(category.id)
@@ -124,6 +129,11 @@ def merge(readings: Iterable[Reading], report: Callable[[str, int, str], None]) 
                 report(category.file, category.line, f"category {category.id!r} is defined "
                        f"twice (first at {first.file}:{first.line})")
                 continue
+            keywords += len(category.keywords)
+            if len(categories) == MAX_CATEGORIES or keywords > MAX_PACK_KEYWORDS:
+                report(category.file, category.line, f"more than {MAX_CATEGORIES:,} categories "
+                       f"or {MAX_PACK_KEYWORDS:,} keywords in the pack")
+                return Reading(tuple(categories.values()))
             categories[category.id] = category
         if reading.settings_file is not None:
             if chosen.settings_file is not None:
@@ -260,31 +270,33 @@ def _number(node: LocatedDict, key: str, default: float, low: float, high: float
     return value
 
 
+def _section(node: Any, line: int, name: str, keys: tuple[str, ...],
+             problem: Report) -> LocatedDict | None:
+    """A settings mapping with only the keys it may have; None when absent or not a mapping."""
+    if node is None:
+        return None
+    if not isinstance(node, LocatedDict):
+        problem(line, f"`{name}` is a mapping: {', '.join(keys)}")
+        return None
+    for key in node:
+        if key not in keys:
+            problem(node.line_of(key), f"{name}: unknown key {key!r} ({hint(key, keys)})")
+    return node
+
+
 def _duplicates(node: Any, line: int, problem: Report) -> Duplicates:
+    node = _section(node, line, "duplicates", _DUPLICATE_KEYS, problem)
     if node is None:
         return Duplicates()
-    if not isinstance(node, LocatedDict):
-        problem(line, "`duplicates` is a mapping: similarity, within, by")
-        return Duplicates()
-    for key in node:
-        if key not in _DUPLICATE_KEYS:
-            problem(node.line_of(key), f"duplicates: unknown key {key!r} "
-                                       f"({hint(key, _DUPLICATE_KEYS)})")
     return Duplicates(_number(node, "similarity", Duplicates.similarity, 0.05, 1.0, problem),
                       _duration(node, "within", Duplicates.within_ms, problem),
                       _level(node, "building", problem))
 
 
 def _hotspots(node: Any, line: int, problem: Report) -> Hotspots:
+    node = _section(node, line, "hotspots", _HOTSPOT_KEYS, problem)
     if node is None:
         return Hotspots()
-    if not isinstance(node, LocatedDict):
-        problem(line, "`hotspots` is a mapping: by, similarity, within")
-        return Hotspots()
-    for key in node:
-        if key not in _HOTSPOT_KEYS:
-            problem(node.line_of(key), f"hotspots: unknown key {key!r} "
-                                       f"({hint(key, _HOTSPOT_KEYS)})")
     return Hotspots(_level(node, "community", problem),
                     _number(node, "similarity", Hotspots.similarity, 0.05, 1.0, problem),
                     _duration(node, "within", Hotspots.within_ms, problem))
