@@ -43,13 +43,13 @@ from collections.abc import Iterable
 from heapq import heappop, heappush
 from typing import NamedTuple
 
+from engine.dispatch import Index, entries_of, indexed_paths
 from engine.events import Event
 from engine.messages import AlertRecord
 from engine.models import Model
 from engine.pack import Pack
 from engine.reports.reader import Reader
-from engine.rulefile import ModelSpec, RuleSpec
-from engine.shapes import ROUTING_FIELDS, Item, Rule, build
+from engine.shapes import Item, Rule, build
 from engine.shapes.base import key_text
 
 __all__ = ["Evaluator", "Output", "Quarantine", "DEFAULT_LATENESS_MS"]
@@ -75,10 +75,14 @@ class Quarantine(NamedTuple):
 
 
 class Evaluator:
-    def __init__(self, pack: Pack, *, lateness_ms: int = DEFAULT_LATENESS_MS) -> None:
+    def __init__(self, pack: Pack, *, lateness_ms: int = DEFAULT_LATENESS_MS,
+                 scan: bool = False) -> None:
+        """`scan`: dispatch on kind and type or category only, every other `match` condition
+        tested rule by rule (the evaluator before the index, kept to check the index against)."""
         if lateness_ms < 0:
             raise ValueError("lateness_ms must be zero or more")
         self.lateness_ms = lateness_ms
+        self.scan = scan
         self.rules: dict[str, Rule] = {}
         self.models: dict[str, Model] = {}
         self.max_time = _NO_WATERMARK
@@ -94,8 +98,7 @@ class Evaluator:
         self._stragglers: list[Item] = []   # a heap of those that arrived out of order
         self._arrivals = 0
         self._targets: list[Rule | Model] = []
-        self._wanted: list[dict[str, set | str | None]] = []
-        self._routes: dict[str, dict[object, list[int]]] = {kind: {} for kind in ROUTING_FIELDS}
+        self.index = Index([])
         self._switch: tuple[int, Pack] | None = None
         self.quarantined: dict[str, Quarantine] = {}
         self.reader: Reader | None = None     # reads reports, when the pack says how
@@ -123,7 +126,8 @@ class Evaluator:
                 continue
             old = previous_models.get(spec.id)
             keep = old is not None and old.spec.fingerprint == spec.fingerprint
-            self.models[spec.id] = old if keep else Model(spec)
+            self.models[spec.id] = old if keep else Model(
+                spec, indexed_paths(spec, scan=self.scan))
         previous = self.rules
         self.rules = {}
         for position, spec in enumerate(pack.specs):
@@ -133,7 +137,7 @@ class Evaluator:
             if old is not None and old.spec.fingerprint == spec.fingerprint:
                 rule = old
             else:
-                rule = build(spec, self._records)
+                rule = build(spec, self._records, indexed_paths(spec, scan=self.scan))
             rule.position = position
             self.rules[spec.id] = rule
         self._route_targets()
@@ -141,9 +145,8 @@ class Evaluator:
     def _route_targets(self) -> None:
         # Models first: the rules of the same batch read the scores they put on the events.
         self._targets = [*self.models.values(), *self.rules.values()]
-        self._wanted = [{kind: _wanted_values(target.spec, kind, field)
-                         for kind, field in ROUTING_FIELDS.items()} for target in self._targets]
-        self._routes = {kind: {} for kind in ROUTING_FIELDS}
+        self.index = Index(entries_of((target.spec for target in self._targets),
+                                       scan=self.scan))
 
     def schedule(self, pack: Pack, at_ms: int) -> None:
         """Switch to `pack` at event time `at_ms`: events before it are evaluated by the current
@@ -284,49 +287,22 @@ class Evaluator:
             released.insert(at, item)
 
     def _dispatch(self, released: list[Item]) -> list[tuple[Rule | Model, list[Item]]]:
-        """Split a time-ordered batch into each rule's events, in order: one dict lookup per
-        event (its kind and routing field) and an append for each rule that wants it."""
-        targets = self._targets
-        work: list[list[Item]] = [[] for _ in targets]
-        batch_routes: dict[str, dict[object, list[list[Item]]]] = {"reading": {}, "report": {}}
-        readings, reports = batch_routes["reading"], batch_routes["report"]
+        """Split a time-ordered batch into each rule's events, in order, through the index of
+        the rules' `match` (engine.dispatch). Reports are read first: rules may match the
+        category the reader gave them."""
         reader = self.reader
-        for item in released:
-            event = item[3]
-            if event.kind == "reading":
-                lists = readings.get(event.type)
-                if lists is None:
-                    lists = readings[event.type] = [work[i] for i in self._route("reading",
-                                                                                 event.type)]
-            else:
-                if reader is not None:
-                    self._read(reader, item[0], event)
-                lists = reports.get(event.category)
-                if lists is None:
-                    lists = reports[event.category] = [
-                        work[i] for i in self._route("report", event.category)]
-            for mine in lists:
-                mine.append(item)
-        return [(target, items) for target, items in zip(targets, work, strict=True) if items]
+        if reader is not None:
+            for t, _, _, event in released:
+                if event.kind == "report":
+                    self._read(reader, t, event)
+        targets = self._targets
+        return [(targets[position], items) for position, items in self.index.split(released)]
 
     def _read(self, reader: Reader, t: int, event: Event) -> None:
         try:
             reader.read(t, event)
         except Exception:     # a bug in reading must not stop the rules: they get it as it came
             self.reports_unread += 1
-
-    def _route(self, kind: str, value: object) -> list[int]:
-        """The targets (models first, then rules, in pack order) that want events of this kind
-        with this routing value."""
-        known = self._routes[kind]
-        route = known.get(value)
-        if route is None:
-            if len(known) >= 4_096:   # categories are free text: keep the table bounded
-                known.clear()
-            route = known[value] = [
-                index for index, wanted in enumerate(self._wanted)
-                if wanted[kind] == "any" or (wanted[kind] and value in wanted[kind])]
-        return route
 
     # -- feedback ------------------------------------------------------------------------------
     def mark_false_positive(self, rule_id: str, key: str) -> bool:
@@ -408,16 +384,3 @@ class Evaluator:
 
 def _record_order(record: tuple[int, int, dict]) -> tuple[int, int]:
     return record[0], record[1]
-
-
-def _wanted_values(spec: RuleSpec | ModelSpec, kind: str, field: str) -> set | str | None:
-    """Which values of the routing field a rule or model needs: a set, "any", or None (not
-    this kind)."""
-    sequence = getattr(spec, "sequence", None)
-    matches = [step.match for step in sequence if kind in step.kinds] if sequence else (
-        [spec.match] if kind in spec.match.get("kind", spec.on) else [])
-    if not matches:
-        return None
-    if any(field not in match for match in matches):
-        return "any"
-    return {value for match in matches for value in match[field]}

@@ -52,12 +52,13 @@ class ModelKey:
 
 
 class Model:
-    def __init__(self, spec: ModelSpec) -> None:
+    def __init__(self, spec: ModelSpec, indexed: tuple[str, ...] = ("kind",)) -> None:
+        """`indexed`: the `match` fields the caller's dispatch guarantees (see engine.dispatch)."""
         self.spec = spec
         self.id = spec.id
         make_detector(spec.detector, **spec.params)   # refuses bad parameters now, not later
         self.key_of = compile_getter(spec.key)
-        self.matcher = compile_matcher(spec.match, skip=("kind",))
+        self.matcher = compile_matcher(spec.match, skip=indexed)
         self.features = [feature.evaluate for feature in spec.features]
         self.window_arguments = [compile_argument(w.argument) if w.argument else None
                                  for w in spec.windows]

@@ -10,13 +10,12 @@ from engine.shapes.sequence import SequenceRule
 __all__ = ["build", "Item", "Rule", "ROUTING_FIELDS"]
 
 
-def build(spec: RuleSpec, records: list) -> Rule:
-    """The compiled rule for a spec; it appends its alert records to `records`."""
+def build(spec: RuleSpec, records: list, indexed: tuple[str, ...]) -> Rule:
+    """The compiled rule for a spec; it appends its alert records to `records`. `indexed`: the
+    `match` fields the evaluator's dispatch guarantees, which the rule need not test again (a
+    sequence's steps test their own)."""
     if spec.shape == "sequence":
         return SequenceRule(spec, records)
-    routed = ["kind"]
-    if len(spec.on) == 1 and ROUTING_FIELDS[spec.on[0]] in spec.match:
-        routed.append(ROUTING_FIELDS[spec.on[0]])
     if spec.shape == "absence":
-        return AbsenceRule(spec, records, tuple(routed))
-    return ConditionRule(spec, records, tuple(routed))
+        return AbsenceRule(spec, records, indexed)
+    return ConditionRule(spec, records, indexed)
