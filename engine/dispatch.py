@@ -30,6 +30,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
 
 from engine.events import LOCATION_FIELDS, Event
+from engine.expr import FIELD_NAMESPACE, field_code
 from engine.rulefile import ModelSpec, RuleSpec
 from engine.shapes.base import ROUTING_FIELDS, Item, compile_getter
 
@@ -93,9 +94,9 @@ def conditions(spec: RuleSpec | ModelSpec, indexed: tuple[str, ...]) -> list[dic
 class _Node:
     __slots__ = ("here", "path", "get", "branches", "rest")
 
-    def __init__(self, here: tuple[list[Item], ...], path: str | None,
+    def __init__(self, here: tuple[int, ...], path: str | None,
                  branches: dict[object, _Node], rest: _Node | None) -> None:
-        self.here = here                     # the work lists of the targets met here
+        self.here = here                     # the targets whose conditions are all met here
         self.path = path                     # the field this node tests, None at a leaf
         self.get: Callable[[Event], Any] | None = compile_getter((path,)) if path else None
         self.branches = branches             # the event's value -> the targets wanting it
@@ -108,48 +109,69 @@ class Index:
     `entries[i]` lists target i's conditions, one mapping per alternative (per kind of event):
     the event reaches the target when it meets every condition of one of them. Alternatives of
     one target must exclude each other (they differ in `kind`), so no event reaches a target
-    twice."""
+    twice.
+
+    An event's way through the tree depends only on its values of the fields the tree tests,
+    and a city's events have few combinations of them (kind, type, grid): the targets of each
+    combination are remembered, so most events cost one tuple and one dict lookup."""
 
     def __init__(self, entries: list[list[dict[str, set]]]) -> None:
-        # Nodes hold the targets' work lists themselves: one append per target reached.
-        self._work: list[list[Item]] = [[] for _ in entries]
         self.root = _build([(target, dict(alternative)) for target, alternatives
-                            in enumerate(entries) for alternative in alternatives], self._work)
+                            in enumerate(entries) for alternative in alternatives])
+        self._work: list[list[Item]] = [[] for _ in entries]
+        paths = sorted(_tested(self.root), key=lambda p: (_rank(p), p))
+        self._values = _values_of(paths) if paths else None
+        self._known: dict[tuple, tuple[list[Item], ...]] = {}
 
     def split(self, items: list[Item]) -> list[tuple[int, list[Item]]]:
         """Each reached target's share of a time-ordered batch, in order, by target position."""
-        root = self.root
+        values, known, work = self._values, self._known, self._work
+        used: dict[int, tuple[int, ...]] = {}     # the reached targets of the batch, as groups
         for item in items:
             event = item[3]
-            node: _Node | None = root
-            later: list[_Node] = []
-            while node is not None:
-                for mine in node.here:
-                    mine.append(item)
-                get = node.get
-                if get is None:
-                    node = later.pop() if later else None
-                    continue
-                try:
-                    child = node.branches.get(get(event))
-                except TypeError:            # an unhashable value (a list) equals no value
-                    child = None
-                if node.rest is not None:
-                    if child is None:
-                        node = node.rest
-                        continue
-                    later.append(node.rest)
-                node = child if child is not None else (later.pop() if later else None)
-        shares = []
-        for target, mine in enumerate(self._work):
-            if mine:
-                shares.append((target, mine[:]))
-                mine.clear()
+            try:
+                combination = values(event) if values is not None else ()
+                route = known.get(combination)
+            except TypeError:                 # an unhashable value (a list): not remembered
+                combination, route = None, None
+            if route is None:
+                targets = self._route(event)
+                route = (targets, tuple(work[target] for target in targets))
+                if combination is not None:
+                    if len(known) >= _KNOWN_LIMIT:
+                        known.clear()
+                    known[combination] = route
+            used[id(route[0])] = route[0]
+            for mine in route[1]:
+                mine.append(item)
+        reached = sorted(set().union(*used.values())) if len(used) > 1 else \
+            next(iter(used.values()), ())
+        shares = [(target, work[target][:]) for target in reached]
+        for target in reached:
+            work[target].clear()
         return shares
 
+    def _route(self, event: Event) -> tuple[int, ...]:
+        reached: list[int] = []
+        later = [self.root]
+        while later:
+            node = later.pop()
+            reached.extend(node.here)
+            if node.get is None:
+                continue
+            if node.rest is not None:
+                later.append(node.rest)
+            try:
+                child = node.branches.get(node.get(event))
+            except TypeError:                 # an unhashable value (a list) equals no value
+                child = None
+            if child is not None:
+                later.append(child)
+        return tuple(sorted(reached))
+
     def reached(self, event: Event) -> list[int]:
-        """The targets one event reaches, by position (for tests and the docs)."""
-        return [target for target, _ in self.split([(0, "", 0, event)])]
+        """The targets one event reaches, by position."""
+        return list(self._route(event))
 
     def nodes(self) -> int:
         """How many nodes the tree has: its memory grows with this, not with the events."""
@@ -161,8 +183,25 @@ class Index:
         return count
 
 
-def _build(entries: list[tuple[int, dict[str, set]]], work: list[list[Item]]) -> _Node:
-    here = tuple(work[target] for target, wanted in entries if not wanted)
+_KNOWN_LIMIT = 65_536
+
+
+def _values_of(paths: list[str]) -> Callable[[Event], tuple]:
+    """A function reading an event's values of these fields, as a tuple."""
+    parts = ", ".join(field_code(path.split(".")) for path in paths)
+    return eval(f"lambda e: ({parts},)", dict(FIELD_NAMESPACE))
+
+
+def _tested(node: _Node) -> set[str]:
+    paths = {node.path} if node.path else set()
+    for child in (*node.branches.values(), node.rest):
+        if child is not None:
+            paths |= _tested(child)
+    return paths
+
+
+def _build(entries: list[tuple[int, dict[str, set]]]) -> _Node:
+    here = tuple(target for target, wanted in entries if not wanted)
     open_entries = [(target, wanted) for target, wanted in entries if wanted]
     if not open_entries:
         return _Node(here, None, {}, None)
@@ -179,8 +218,8 @@ def _build(entries: list[tuple[int, dict[str, set]]], work: list[list[Item]]) ->
             group = groups.setdefault(value, [])
             if not group or group[-1][0] != target:   # 1 and 1.0 are one branch, as they are ==
                 group.append((target, remaining))
-    branches = {value: _build(group, work) for value, group in groups.items()}
-    return _Node(here, path, branches, _build(rest, work) if rest else None)
+    branches = {value: _build(group) for value, group in groups.items()}
+    return _Node(here, path, branches, _build(rest) if rest else None)
 
 
 def _rank(path: str) -> int:

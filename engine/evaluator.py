@@ -142,9 +142,28 @@ class Evaluator:
             self.rules[spec.id] = rule
         self._route_targets()
 
+    def _share(self) -> list[Rule]:
+        """The rules that evaluate: one per logic and state. Rules of one logic (a rule copied
+        with other ids, texts or labels) whose state is the same, or empty, are evaluated once,
+        by the first of them, for all (`Rule.twins`); a rule whose state differs (one defined
+        anew by a push, beside copies that kept theirs) evaluates alone."""
+        for rule in self.rules.values():
+            rule.twins = []
+        if self.scan:
+            return list(self.rules.values())
+        leaders: dict[tuple[str, int | None], Rule] = {}
+        for rule in self.rules.values():
+            lineage = id(rule.states) if rule.states or rule.timers else None
+            leader = leaders.setdefault((rule.spec.logic, lineage), rule)
+            if leader is not rule:
+                rule.share(leader)
+        return list(leaders.values())
+
     def _route_targets(self) -> None:
+        self._leaders = self._share()
         # Models first: the rules of the same batch read the scores they put on the events.
-        self._targets = [*self.models.values(), *self.rules.values()]
+        self._targets = [*self.models.values(), *self._leaders]
+        self._timed: dict[str, Rule] = {rule.id: rule for rule in self._leaders}
         self.index = Index(entries_of((target.spec for target in self._targets),
                                        scan=self.scan))
 
@@ -255,9 +274,18 @@ class Evaluator:
                     target.process(items)
                 except Exception as error:   # a bug of one rule must not stop the others
                     self._quarantine(target, error, items[0][0])
+                else:
+                    if isinstance(target, Rule):
+                        self._timed[target.id] = target
+                        for twin in target.twins:
+                            evaluations[twin.id] += len(items)
                 evaluations[target.spec.id] += len(items)
-        for rule in list(self.rules.values()):
-            if rule.timers and rule.timers[0][0] < watermark:
+        # Only rules that took events or already had timers can have timers due: a pack of
+        # thousands of rules is not walked at every batch.
+        for rule in list(self._timed.values()):
+            if not rule.timers:
+                self._timed.pop(rule.id, None)
+            elif rule.timers[0][0] < watermark:
                 try:
                     rule.fire_timers(watermark - 1)
                 except Exception as error:
@@ -268,12 +296,14 @@ class Evaluator:
         again, and stays out of packs that define it the same way. What it emitted before the
         failure stands."""
         reason = f"{type(error).__name__}: {error}"[:500]
-        spec = target.spec
-        self.quarantined[spec.id] = Quarantine(spec.id, spec.fingerprint, reason, at)
-        if isinstance(target, Model):
-            del self.models[spec.id]
-        else:
-            del self.rules[spec.id]
+        failed = [target, *target.twins] if isinstance(target, Rule) else [target]
+        for one in failed:
+            spec = one.spec
+            self.quarantined[spec.id] = Quarantine(spec.id, spec.fingerprint, reason, at)
+            if isinstance(one, Model):
+                del self.models[spec.id]
+            else:
+                del self.rules[spec.id]
         self._route_targets()
 
     def _insert_straggler(self, released: list[Item], item: Item) -> None:
@@ -360,8 +390,6 @@ class Evaluator:
                 self.quarantined[quarantine.id] = quarantine
                 self.rules.pop(quarantine.id, None)
                 self.models.pop(quarantine.id, None)
-        if held:
-            self._route_targets()
         for rule_id, (fingerprint, states, timers) in rules.items():
             rule = self.rules.get(rule_id)
             if rule is not None and rule.spec.fingerprint == fingerprint:
@@ -370,16 +398,17 @@ class Evaluator:
             model = self.models.get(model_id)
             if model is not None and model.spec.fingerprint == fingerprint:
                 model.states, model.array = states, array
+        self._route_targets()   # rules that shared their state before share it again
 
     def stats(self) -> dict[str, int]:
         return {"events": self.events_in, "late": self.events_late,
                 "duplicates": self.events_duplicate,
                 "model_keys": sum(model.keys for model in self.models.values()),
                 "pending": len(self._pending) + len(self._stragglers),
-                "timers": sum(len(rule.timers) for rule in self.rules.values()),
+                "timers": sum(len(rule.timers) for rule in self._leaders),
                 "quarantined": len(self.quarantined),
                 "reports_unread": self.reports_unread,
-                "keys": sum(len(rule.states) for rule in self.rules.values())}
+                "keys": sum(len(rule.states) for rule in self._leaders)}
 
 
 def _record_order(record: tuple[int, int, dict]) -> tuple[int, int]:

@@ -48,6 +48,7 @@ _RULE_KEYS = ("id", "title", "description", "on", "match", "key", "when", "for",
               "clear", "clear_for", "cooldown", "labels", "summary", "absent_for", "sequence",
               "within", "stale_after", "evidence")
 _STEP_KEYS = ("match", "when")
+_PRESENTATION = ("id", "title", "description", "summary", "labels")   # not in `logic`
 _MODEL_KEYS = ("id", "description", "detector", "params", "on", "match", "per", "features",
                "warmup")
 _TOP_KEYS = ("rules", "models", "categories", "reports")
@@ -115,6 +116,7 @@ class RuleSpec:
     stale_after_ms: int = 0
     windows: list[WindowSpec] = field(default_factory=list)
     fingerprint: str = ""
+    logic: str = ""   # the fingerprint of all that decides its alerts: not id, texts or labels
 
     @property
     def models(self) -> set[str]:
@@ -437,6 +439,9 @@ class _FileLoader:
             within_ms=self.duration(rule, "within", positive=True),
             windows=windows,
             fingerprint=hashlib.blake2b(text_of(rule), digest_size=8).hexdigest(),
+            logic=hashlib.blake2b(text_of({name: value for name, value in rule.items()
+                                           if name not in _PRESENTATION}),
+                                  digest_size=8).hexdigest(),
         )
         if shape == "when" and "when" in rule:
             spec.when = self.expression(rule, "when", windows)
@@ -672,6 +677,6 @@ def _rejoin(items: Any) -> Any:
     return joined
 
 
-def text_of(rule: LocatedDict) -> bytes:
+def text_of(rule: dict) -> bytes:
     """A canonical serialisation of a rule's definition, for its fingerprint."""
     return orjson.dumps(rule, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS, default=str)

@@ -142,6 +142,15 @@ class Rule:
         self.unkeyed = 0
         self.window_arguments = [compile_argument(w.argument) if w.argument else None
                                  for w in spec.windows]
+        # Rules of the same logic (the same rule with other ids, texts or labels) that this one
+        # evaluates for: they share its states and timers, and it emits their records too.
+        self.twins: list[Rule] = []
+
+    def share(self, leader: Rule) -> None:
+        """Be evaluated by `leader`, a rule of the same logic and the same state."""
+        self.states, self.timers, self.active = leader.states, leader.timers, leader.active
+        self.twins = []
+        leader.twins.append(self)
 
     def new_state(self) -> KeyState:
         return KeyState([make_window(window) for window in self.spec.windows],
@@ -256,11 +265,16 @@ class Rule:
             self.schedule(key, state, due)
 
     def emit(self, key: str, state: KeyState, change: str) -> None:
-        episode = state.episode
         if change == "resolved" and state.cause is not None:
             event = state.cause    # the alert still names what raised it, not what cleared it
         else:
             event = state.cause = state.last
+        self.record(key, state, change, event)
+        for twin in self.twins:
+            twin.record(key, state, change, event)
+
+    def record(self, key: str, state: KeyState, change: str, event: Event) -> None:
+        episode = state.episode
         alert = {"key": key, "rule": self.id, "severity": episode.level.name,
                  "occurrences": episode.occurrences}
         self.records.append((episode.changed_at, self.position, AlertRecord(
