@@ -1,6 +1,6 @@
 """A city's worth of rules: `ewe replay`'s rate as the pack grows, with and without the index.
 
-    python bench/rules_scale.py [--packs shipped,x10,...] [--devices 2000]
+    python bench/rules_scale.py [--packs shipped,x10,...] [--devices 2000] [--memory]
 
 One simulated city (2,000 devices, 40 grids, six hours) replayed through packs generated from
 the shipped rules: the shipped pack; ×10 and ×50 copies (ids renamed); one copy per grid with
@@ -135,8 +135,32 @@ def measure(name: str, devices: int, scan: bool) -> dict:
             "index_nodes": evaluator.index.nodes()}
 
 
-def in_child(name: str, devices: int, scan: bool) -> dict:
-    command = [sys.executable, __file__, "--one", name, "--devices", str(devices)]
+def traced(name: str, devices: int) -> dict:
+    """Memory by tracemalloc: what the pack and its evaluator hold, then what a replay leaves
+    held per key (windows, episodes, evidence, timers, the index's memo, the models' keys)."""
+    import gc
+    import tracemalloc
+
+    texts = pack_texts(name, devices)
+    Evaluator(Pack.load([ROOT / "rules"]))   # loads what every pack shares (the dictionary)
+    gc.collect()
+    tracemalloc.start()
+    pack = Pack.from_texts(texts)
+    evaluator = Evaluator(pack)
+    gc.collect()
+    built = tracemalloc.get_traced_memory()[0]
+    with open(city_file(devices), "rb") as lines:
+        replay(lines, evaluator, lambda alerts: None)
+    gc.collect()
+    held = tracemalloc.get_traced_memory()[0] - built
+    tracemalloc.stop()
+    stats = evaluator.stats()
+    return {"rules": len(pack), "built": built,
+            "per_key": held / (stats["keys"] + stats["model_keys"])}
+
+
+def in_child(name: str, devices: int, scan: bool, flags: tuple[str, ...] = ()) -> dict:
+    command = [sys.executable, __file__, "--one", name, "--devices", str(devices), *flags]
     output = subprocess.run(command + (["--scan"] if scan else []), check=True,
                             capture_output=True, text=True).stdout
     return json.loads(output)
@@ -148,9 +172,14 @@ def main() -> None:
     parser.add_argument("--devices", type=int, default=2_000)
     parser.add_argument("--one", help=argparse.SUPPRESS)
     parser.add_argument("--scan", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--memory", action="store_true",
+                        help="also trace memory per rule and per key (three times slower)")
+    parser.add_argument("--traced", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(measure(args.one, args.devices, args.scan)))
+        result = traced(args.one, args.devices) if args.traced else measure(
+            args.one, args.devices, args.scan)
+        print(json.dumps(result))
         return
     city_file(args.devices)
     rows = []
@@ -167,7 +196,17 @@ def main() -> None:
         print(f"{index['pack']:<10}{index['rules']:>7,}{index['reached']:>9.1f}{rate:>11,.0f}"
               f"{rate / base_rate:>12.0%}{scan_rate:>12,.0f}{rate / scan_rate:>9.1f}×"
               f"{index['rss_mib']:>9,.0f}{index['load_seconds']:>8.1f}  {same}")
-
+    if args.memory:
+        print(f"\n{'pack':<10}{'held MiB':>10}{'bytes/rule':>12}{'bytes/key':>11}  (tracemalloc: "
+              "pack and evaluator; per rule beyond the shipped pack; per key after the replay)")
+        shipped = in_child("shipped", args.devices, False, ("--traced",))
+        for name in args.packs.split(","):
+            memory = shipped if name == "shipped" else in_child(name, args.devices, False,
+                                                                ("--traced",))
+            extra = memory["rules"] - shipped["rules"]
+            per_rule = f"{(memory['built'] - shipped['built']) / extra:,.0f}" if extra else "-"
+            print(f"{name:<10}{memory['built'] / 2 ** 20:>10,.1f}{per_rule:>12}"
+                  f"{memory['per_key']:>11,.0f}")
 
 if __name__ == "__main__":
     main()

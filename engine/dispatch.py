@@ -120,32 +120,36 @@ class Index:
                             in enumerate(entries) for alternative in alternatives])
         self._work: list[list[Item]] = [[] for _ in entries]
         paths = sorted(_tested(self.root), key=lambda p: (_rank(p), p))
-        self._values = _values_of(paths) if paths else None
-        self._known: dict[tuple, tuple[list[Item], ...]] = {}
+        self._values = _values_of(paths)
+        # combination of values -> [the batch it was last used in, its targets, their work lists]
+        self._known: dict[tuple, list] = {}
+        self._batches = 0
 
     def split(self, items: list[Item]) -> list[tuple[int, list[Item]]]:
         """Each reached target's share of a time-ordered batch, in order, by target position."""
         values, known, work = self._values, self._known, self._work
-        used: dict[int, tuple[int, ...]] = {}     # the reached targets of the batch, as groups
+        self._batches = batch = self._batches + 1
+        used: list[tuple[int, ...]] = []      # the targets of each combination in this batch
         for item in items:
             event = item[3]
             try:
-                combination = values(event) if values is not None else ()
+                combination = values(event)
                 route = known.get(combination)
             except TypeError:                 # an unhashable value (a list): not remembered
                 combination, route = None, None
             if route is None:
                 targets = self._route(event)
-                route = (targets, tuple(work[target] for target in targets))
+                route = [0, targets, tuple(work[target] for target in targets)]
                 if combination is not None:
                     if len(known) >= _KNOWN_LIMIT:
                         known.clear()
                     known[combination] = route
-            used[id(route[0])] = route[0]
-            for mine in route[1]:
+            if route[0] != batch:
+                route[0] = batch
+                used.append(route[1])
+            for mine in route[2]:
                 mine.append(item)
-        reached = sorted(set().union(*used.values())) if len(used) > 1 else \
-            next(iter(used.values()), ())
+        reached = sorted(set().union(*used)) if len(used) > 1 else (used[0] if used else ())
         shares = [(target, work[target][:]) for target in reached]
         for target in reached:
             work[target].clear()
@@ -188,8 +192,8 @@ _KNOWN_LIMIT = 65_536
 
 def _values_of(paths: list[str]) -> Callable[[Event], tuple]:
     """A function reading an event's values of these fields, as a tuple."""
-    parts = ", ".join(field_code(path.split(".")) for path in paths)
-    return eval(f"lambda e: ({parts},)", dict(FIELD_NAMESPACE))
+    parts = "".join(f"{field_code(path.split('.'))}, " for path in paths)
+    return eval(f"lambda e: ({parts})", dict(FIELD_NAMESPACE))
 
 
 def _tested(node: _Node) -> set[str]:

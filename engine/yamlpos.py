@@ -14,7 +14,10 @@ import re
 from typing import Any
 
 import yaml
+from yaml._yaml import CParser
+from yaml.composer import Composer
 from yaml.constructor import ConstructorError, SafeConstructor
+from yaml.resolver import Resolver
 
 __all__ = ["Located", "LocatedDict", "LocatedList", "YamlError", "load", "plain"]
 
@@ -67,11 +70,19 @@ MAX_ALIASES = 100
 MAX_ALIASED_VALUES = 10_000    # what the aliases repeat, all together
 
 
-class _LimitedLoader(_Loader):
-    """The YAML 1.2 loader, refusing documents nested too deep or with too many aliases."""
+class _LimitedLoader(Composer, CParser, SafeConstructor, Resolver):
+    """The YAML 1.2 loader, refusing documents nested too deep or with too many aliases.
+
+    libyaml parses (a pack of 10,000 rules in a second rather than in twenty), PyYAML's own
+    composer builds the nodes from its events, so that the bounds below apply as they grow."""
+
+    yaml_implicit_resolvers = _Loader.yaml_implicit_resolvers
 
     def __init__(self, stream: str) -> None:
-        super().__init__(stream)
+        CParser.__init__(self, stream)
+        Composer.__init__(self)
+        SafeConstructor.__init__(self)
+        Resolver.__init__(self)
         self.depth = 0
         self.aliases = 0
         self.aliased = 0                   # values the aliases repeat
@@ -121,8 +132,10 @@ def load(text: str, filename: str = "<string>") -> Any:
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
-        raise YamlError(mark.line + 1 if mark else 1,
-                        f"invalid YAML: {error.problem or error}") from None
+        line = mark.line + 1 if mark else 1
+        if "maximum nesting depth" in str(error.problem):   # libyaml's own bound, scanning ahead
+            raise YamlError(line, f"nested more than {MAX_DEPTH} levels deep") from None
+        raise YamlError(line, f"invalid YAML: {error.problem or error}") from None
     except yaml.YAMLError as error:    # a reader error: a character YAML does not allow
         raise YamlError(_reader_line(text, error), f"invalid YAML: {error}") from None
     finally:
