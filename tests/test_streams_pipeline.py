@@ -229,6 +229,17 @@ def test_metrics_exposition_passes_promtool(worker, tmp_path):
     assert check.returncode == 0, check.stdout.decode() + check.stderr.decode()
 
 
+def test_metrics_have_no_created_series_and_time_in_seconds(worker):
+    worker.post("/v1/events", orjson.dumps(smoke("p2")))
+    alerts_for(worker, "p2")
+    names = {line.split(b"{")[0].split(b" ")[0] for line in worker.get("/metrics").splitlines()
+             if line and not line.startswith(b"#")}
+    assert not [name for name in names if name.endswith(b"_created")]
+    histograms = {name.removesuffix(b"_bucket") for name in names if name.endswith(b"_bucket")}
+    assert histograms and all(name.endswith(b"_seconds") for name in histograms), histograms
+    assert b"faust_producer_send_seconds_count" in names
+
+
 def test_events_dated_year_1_are_refused_and_the_worker_stays_responsive(worker):
     ancient = {**smoke("h50"), "ts": "0001-01-01T00:00:00Z", "type": "water_level"}
     body = orjson.dumps([ancient, {**ancient, "id": "h51"},
