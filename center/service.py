@@ -243,6 +243,7 @@ class CenterService:
                     metrics.escalations.labels(severity, step).inc()
                 metrics.reminders.inc(counts["reminders"])
                 await self.deliverer.deliver_due()
+                await self.deliverer.resend_firing(self.ledger.firing_notices)
             except Exception:  # a database hiccup must not end the scheduler
                 log.exception("center scheduler round failed; retrying")
             await asyncio.sleep(_TICK_SECONDS)

@@ -7,9 +7,15 @@ the database and the network, and resolved notices travel exactly as reliably as
 attempt marks the notice dead and hands it to `on_dead` (the runtime writes it to the dead-letter
 topic).
 
-Two formats: `alertmanager` (the webhook JSON that Alertmanager sends, version 4, so existing
-receivers work unchanged) and `json` (ewe's own notice, signed with HMAC-SHA256 over
-`"<timestamp>.<body>"` in `X-Ewe-Signature: sha256=<hex>`).
+Three formats: `alertmanager` (the webhook JSON that Alertmanager sends, version 4, so existing
+receivers work unchanged), `alertmanager-api` (alerts posted into an Alertmanager, to its API v2
+`/api/v2/alerts`, so teams route, silence and page with it as with Prometheus's alerts) and
+`json` (ewe's own notice, signed with HMAC-SHA256 over `"<timestamp>.<body>"` in
+`X-Ewe-Signature: sha256=<hex>`).
+
+Alertmanager forgets an alert whose `endsAt` has passed, so, as Prometheus does, every alert
+still firing is posted again each `resend_ms` with `endsAt` four resends ahead
+(`Deliverer.resend_firing`); its resolution is posted through the outbox with the time it ended.
 """
 from __future__ import annotations
 
@@ -25,18 +31,22 @@ import orjson
 
 from center.metrics import CenterMetrics
 from center.store import Store
-from engine.events import AREA_LEVELS
+from engine.events import AREA_LEVELS, format_timestamp
 
-__all__ = ["Webhook", "Deliverer", "alertmanager_payload", "signature"]
+__all__ = ["Webhook", "Deliverer", "alertmanager_payload", "postable_alert", "signature",
+           "FORMATS"]
+
+FORMATS = ("json", "alertmanager", "alertmanager-api")
 
 _ZERO_TIME = "0001-01-01T00:00:00Z"   # Alertmanager's "no end yet"
+_RESEND_CHUNK = 500                    # alerts per POST when resending
 
 
 @dataclass(frozen=True)
 class Webhook:
     name: str
     url: str
-    format: Literal["alertmanager", "json"] = "json"
+    format: Literal["json", "alertmanager", "alertmanager-api"] = "json"
     secret: str | None = None
 
 
@@ -50,18 +60,44 @@ def signature(secret: str, timestamp: str, body: bytes) -> str:
     return "sha256=" + digest.hexdigest()
 
 
-def alertmanager_payload(notice: Mapping[str, Any], *, external_url: str) -> dict[str, Any]:
-    alert = notice["alert"]
-    resolved = notice["kind"] == "resolved"
+def _labels(alert: Mapping[str, Any]) -> dict[str, str]:
     location = alert.get("location") or {}
     labels = {"alertname": alert["rule"], "severity": alert["severity"], "key": alert["key"],
               **{name: str(value) for name, value in (alert.get("labels") or {}).items()},
               **{name: str(location[name]) for name in AREA_LEVELS if name in location}}
-    summary = alert.get("summary") or {}
+    if alert.get("category") and "category" not in labels:
+        labels["category"] = str(alert["category"])
+    return labels
+
+
+def _annotations(notice: Mapping[str, Any]) -> dict[str, str]:
+    alert = notice["alert"]
+    summary, title = alert.get("summary") or {}, alert.get("title") or {}
     annotations = {"summary": summary.get("zh") or summary.get("en") or alert["rule"],
                    "notice": notice["kind"], "state": alert["state"]}
+    if title:
+        annotations["title"] = title.get("zh") or title.get("en") or ""
     if notice.get("step"):
         annotations["sla_step"] = notice["step"]
+    return annotations
+
+
+def postable_alert(notice: Mapping[str, Any], *, external_url: str, now_ms: int,
+                   resend_ms: int) -> dict[str, Any]:
+    """One alert as Alertmanager's API v2 takes it (`PostableAlert`): ended at its resolution,
+    or, while it fires, four resends from now (as Prometheus posts its alerts)."""
+    alert = notice["alert"]
+    ends = alert["condition_changed_at"] if notice["kind"] == "resolved" else \
+        format_timestamp(now_ms + 4 * resend_ms)
+    return {"labels": _labels(alert), "annotations": _annotations(notice),
+            "startsAt": alert["starts_at"], "endsAt": ends,
+            "generatorURL": f"{external_url}/board/#/alert/{alert['id']}"}
+
+
+def alertmanager_payload(notice: Mapping[str, Any], *, external_url: str) -> dict[str, Any]:
+    alert = notice["alert"]
+    resolved = notice["kind"] == "resolved"
+    labels, annotations = _labels(alert), _annotations(notice)
     status = "resolved" if resolved else "firing"
     receiver = notice.get("receiver") or "ewe"
     return {
@@ -84,6 +120,7 @@ class Deliverer:
     def __init__(self, store: Store, webhooks: Mapping[str, Webhook], *,
                  clock: Callable[[], int], metrics: CenterMetrics, external_url: str,
                  attempts: int = 6, first_backoff_ms: int = 2_000, timeout_s: float = 10.0,
+                 resend_ms: int = 60_000,
                  on_dead: Callable[[dict[str, Any]], Any] | None = None) -> None:
         self.store = store
         self.webhooks = dict(webhooks)
@@ -93,6 +130,8 @@ class Deliverer:
         self.attempts = attempts
         self.first_backoff_ms = first_backoff_ms
         self.on_dead = on_dead
+        self.resend_ms = resend_ms
+        self._resent_at: int | None = None
         self.client = httpx.AsyncClient(timeout=timeout_s)
 
     async def close(self) -> None:
@@ -145,6 +184,9 @@ class Deliverer:
         headers = {"Content-Type": "application/json", "X-Ewe-Delivery": str(row["id"])}
         if webhook.format == "alertmanager":
             body = orjson.dumps(alertmanager_payload(notice, external_url=self.external_url))
+        elif webhook.format == "alertmanager-api":
+            body = orjson.dumps([postable_alert(notice, external_url=self.external_url,
+                                                now_ms=self.clock(), resend_ms=self.resend_ms)])
         else:
             body = orjson.dumps(notice)
         if webhook.secret:
@@ -158,6 +200,34 @@ class Deliverer:
         if response.status_code >= 300:
             return f"HTTP {response.status_code}"
         return None
+
+    async def resend_firing(self, firing: Callable[[], list[dict[str, Any]]]) -> int:
+        """Post every firing alert again to each Alertmanager target, once per `resend_ms`;
+        `firing` gives their notices. How many alerts were posted. A failure is counted and
+        waits for the next round: the next resend carries the same alerts."""
+        now = self.clock()
+        targets = [hook for hook in self.webhooks.values() if hook.format == "alertmanager-api"]
+        if not targets or (self._resent_at is not None
+                           and now - self._resent_at < self.resend_ms):
+            return 0
+        self._resent_at = now
+        notices = await asyncio.to_thread(firing)
+        alerts = [postable_alert(notice, external_url=self.external_url, now_ms=now,
+                                 resend_ms=self.resend_ms) for notice in notices]
+        posted = 0
+        for hook in targets:
+            for start in range(0, len(alerts), _RESEND_CHUNK):
+                chunk = alerts[start:start + _RESEND_CHUNK]
+                try:
+                    response = await self.client.post(hook.url, content=orjson.dumps(chunk),
+                                                      headers={"Content-Type": "application/json"})
+                    ok = response.status_code < 300
+                except httpx.HTTPError:
+                    ok = False
+                self.metrics.notifications.labels("resend", "sent" if ok else "retried").inc(
+                    len(chunk))
+                posted += len(chunk) if ok else 0
+        return posted
 
     def _due(self, now: int, limit: int) -> list[dict]:
         """Due notices in order, leaving out any with an earlier notice of the same alert and

@@ -212,8 +212,9 @@ def _webhooks(value: Any, where: str) -> list[dict]:
         unknown = set(hook) - {"name", "url", "format", "secret"}
         if unknown:
             raise SettingsError(f"{where}: webhook {index}: unknown key(s) {sorted(unknown)}")
-        if hook.get("format", "json") not in ("json", "alertmanager"):
-            raise SettingsError(f"{where}: webhook {index}: format is json or alertmanager")
+        if hook.get("format", "json") not in ("json", "alertmanager", "alertmanager-api"):
+            raise SettingsError(f"{where}: webhook {index}: format is json, alertmanager or "
+                                "alertmanager-api")
     return value
 
 

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 
 import orjson
 
+from center import notices
+from center.ledger.rows import summary
 from engine.events import format_timestamp
 from engine.messages import ChainEvent
 
@@ -33,6 +35,15 @@ class Outbox:
         with self.store.transaction() as tx:
             tx.execute(f"UPDATE alert_events SET published = 1 WHERE seq IN "
                        f"({', '.join('?' for _ in seqs)})", list(seqs))
+
+    def firing_notices(self, limit: int = 50_000) -> list[dict]:
+        """A firing notice for every alert whose firing was notified and not yet its end (what
+        an Alertmanager is told again and again while it lasts)."""
+        with self.store.transaction() as tx:
+            rows = tx.execute("SELECT * FROM alerts WHERE notified = 'firing' ORDER BY id "
+                              "LIMIT ?", (limit,)).fetchall()
+        return [notices.notice("firing", summary(row), orjson.loads(row["body"]),
+                               receiver=row["department"]) for row in rows]
 
     def _publish(self, feed: list[dict]) -> None:
         """Changes for the live feed, once committed: through the store, which reaches the
