@@ -56,6 +56,9 @@ def create_app(center: Center, *, routes: Sequence[BaseRoute] = (),
              response_class=Response)
     def metrics() -> Response:
         center.metrics.feed_subscribers.set(center.feed.subscribers)
+        center.metrics.alerts.clear()
+        for severity, state, count in center.ledger.tally():
+            center.metrics.alerts.labels(severity, state).set(count)
         body = b"".join(source() for source in (*exposition, center.metrics.exposition))
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 

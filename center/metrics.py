@@ -45,6 +45,10 @@ class CenterMetrics:
         self.published = Counter(
             "ewe_center_chain_events_published_total",
             "Chain events published on the alert-events topic.", registry=self.registry)
+        self.alerts = Gauge(
+            "ewe_center_alerts", "Alerts in the ledger, by severity and chain state (each "
+            "replica reports the whole ledger: aggregate with max).", ["severity", "state"],
+            registry=self.registry)
         self.feed_subscribers = Gauge(
             "ewe_center_feed_subscribers", "Clients connected to the live feed.",
             registry=self.registry)

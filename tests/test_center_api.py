@@ -313,3 +313,9 @@ def test_nul_characters_are_refused_with_a_4xx(api, alert, method, path, body):
     response = api.call(method, path.format(alert=alert["id"]), json=body)
     assert response.status_code in (400, 422)
     assert "NUL characters are not allowed" in response.text
+
+
+def test_metrics_count_the_ledgers_alerts_by_severity_and_chain_state(api, alert):
+    api.call("POST", f"/v1/alerts/{alert['id']}/actions", json={"action": "acknowledge"})
+    text = api.client.get("/metrics").text
+    assert f'ewe_center_alerts{{severity="{alert["severity"]}",state="acknowledged"}} 1.0' in text

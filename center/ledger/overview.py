@@ -33,6 +33,13 @@ class Overview:
             by_state[row["chain"]] = by_state.get(row["chain"], 0) + row["n"]
         return {"total": sum(by_state.values()), "severity": by_severity, "state": by_state}
 
+    def tally(self) -> list[tuple[str, str, int]]:
+        """Every alert of the ledger counted by (severity, chain state), for the metrics."""
+        with self.store.transaction() as tx:
+            rows = tx.execute("SELECT severity, chain, COUNT(*) AS n FROM alerts "
+                              "GROUP BY severity, chain").fetchall()
+        return [(row["severity"], row["chain"], row["n"]) for row in rows]
+
     def areas(self, where: AlertFilter) -> dict[str, Any]:
         """The area tree of the alerts the filter selects, and where they are (those whose
         location has lat/lon, the first `_POINTS` of them by severity)."""

@@ -1,0 +1,90 @@
+"""What ships for running ewe: the Prometheus alerting rules pass promtool and their unit tests;
+the rules and the Grafana dashboard query only metrics and labels that ewe exports."""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from prometheus_client import CollectorRegistry
+
+from center.metrics import CenterMetrics
+from streams.metrics import PipelineMetrics, faust_monitor
+
+DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
+RULES = DEPLOY / "prometheus" / "ewe-rules.yml"
+DASHBOARD = DEPLOY / "grafana" / "ewe.json"
+# Series Prometheus adds to every target, and the labels it adds.
+SCRAPE_SERIES = {"up": set()}
+SCRAPE_LABELS = {"job", "instance"}
+
+needs_promtool = pytest.mark.skipif(shutil.which("promtool") is None,
+                                    reason="needs promtool (Debian package prometheus; "
+                                           ".ci/run installs it)")
+
+
+def exported() -> dict[str, set[str]]:
+    """Every series name ewe's processes register, with its labels."""
+    registries = [PipelineMetrics().registry, CenterMetrics().registry]
+    faust = CollectorRegistry()
+    faust_monitor(faust)
+    names: dict[str, set[str]] = dict(SCRAPE_SERIES)
+    for registry in (*registries, faust):
+        for collector, series in registry._collector_to_names.items():
+            labels = set(getattr(collector, "_labelnames", ()))
+            for name in series:
+                names[name] = labels | ({"le"} if name.endswith("_bucket") else set())
+    return names
+
+
+def expressions() -> list[str]:
+    board = json.loads(DASHBOARD.read_text(encoding="utf-8"))
+    rules = yaml.safe_load(RULES.read_text(encoding="utf-8"))
+    return ([target["expr"] for panel in board["panels"] for target in panel["targets"]]
+            + [rule["expr"] for group in rules["groups"] for rule in group["rules"]])
+
+
+@needs_promtool
+def test_the_alerting_rules_pass_promtool_check_rules():
+    check = subprocess.run(["promtool", "check", "rules", str(RULES)], capture_output=True,
+                           text=True, timeout=60)
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+@needs_promtool
+def test_the_alerting_rules_pass_their_promtool_unit_tests():
+    check = subprocess.run(["promtool", "test", "rules", "ewe-rules.test.yml"],
+                           cwd=RULES.parent, capture_output=True, text=True, timeout=60)
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_the_dashboard_and_the_rules_query_only_metrics_ewe_exports():
+    names = exported()
+    used = {name for expr in expressions()
+            for name in re.findall(r"\b((?:ewe|faust)_[a-z0-9_]+|up)\b", expr)}
+    assert used - set(names) == set()
+    assert {"ewe_consumer_lag_records", "ewe_center_alerts", "ewe_dead_letters_total",
+            "ewe_event_to_alert_latency_seconds_bucket"} <= used
+
+
+def test_the_dashboard_and_the_rules_name_only_labels_their_metrics_have():
+    names = exported()
+    for expr in expressions():
+        metrics = set(re.findall(r"\b((?:ewe|faust)_[a-z0-9_]+|up)\b", expr))
+        labels = set().union(*(names[name] for name in metrics)) | SCRAPE_LABELS
+        for name, matchers in re.findall(r"\b((?:ewe|faust)_[a-z0-9_]+|up)\{([^}]*)\}", expr):
+            assert set(re.findall(r"(\w+)\s*(?:=~|!~|!=|=)", matchers)) <= \
+                names[name] | SCRAPE_LABELS, expr
+        for grouping in re.findall(r"\bby \(([^)]*)\)", expr):
+            assert {label.strip() for label in grouping.split(",")} <= labels, expr
+
+
+def test_the_dashboard_covers_what_operators_watch():
+    titles = {panel["title"] for panel in json.loads(DASHBOARD.read_text())["panels"]}
+    assert {"Events ingested by source", "Consumer lag", "Rule firings (top 10, last hour)",
+            "Rules quarantined", "Open alerts by severity", "Alerts by chain state",
+            "SLA deadlines missed", "Event to alert latency", "Dead letters by reason"} <= titles
