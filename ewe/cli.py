@@ -11,9 +11,11 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable
+from importlib import metadata
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import httpx
 import orjson
 
 from engine.anomaly import DETECTORS, make_detector
@@ -49,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ewe", description="Event-driven early warnings for "
                                      "city and community operations centers.")
+    parser.add_argument("--version", action="version", version=f"ewe {_version()}")
     commands = parser.add_subparsers(title="commands")
 
     rules = commands.add_parser("rules", help="check and unit-test rule files")
@@ -178,7 +181,33 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--truth", metavar="FILE", help="injected incidents, JSON lines")
     sim.set_defaults(run=_simulate)
     add_classify_parser(commands, SHIPPED_RULES)
+    health = commands.add_parser(
+        "health", help="exit 0 if a running ewe answers its /healthz (a container's health check)")
+    health.add_argument("url", nargs="?", default=os.environ.get(
+        "EWE_HEALTH_URL", "http://127.0.0.1:8080/healthz"),
+                        help="default $EWE_HEALTH_URL, else http://127.0.0.1:8080/healthz")
+    health.set_defaults(run=_health)
     return parser
+
+
+def _version() -> str:
+    try:
+        return metadata.version("ewe")
+    except metadata.PackageNotFoundError:   # a checkout run without installing
+        return "unknown"
+
+
+def _health(args: argparse.Namespace) -> int:
+    try:
+        response = httpx.get(args.url, timeout=5)
+    except httpx.HTTPError as error:
+        print(f"ewe health: {args.url}: {error}", file=sys.stderr)
+        return 1
+    if response.status_code != 200:
+        print(f"ewe health: {args.url}: HTTP {response.status_code} {response.text[:200]}",
+              file=sys.stderr)
+        return 1
+    return 0
 
 
 def _duration(text: str) -> int:
@@ -263,8 +292,9 @@ def _rules_test(args: argparse.Namespace) -> int:
 # -- replay --------------------------------------------------------------------------------------
 def _replay(args: argparse.Namespace) -> int:
     if args.rules == [str(SHIPPED_RULES)] and not SHIPPED_RULES.is_dir():
-        print(f"ewe replay: the shipped rules are not at {SHIPPED_RULES} (install from a "
-              "checkout with pip install -e .); name a pack with --rules PATH", file=sys.stderr)
+        print(f"ewe replay: the shipped rules are not at {SHIPPED_RULES} (a checkout has them "
+              "in rules/, an installed ewe in <prefix>/share/ewe/rules); name a pack with "
+              "--rules PATH", file=sys.stderr)
         return 1
     try:
         pack = Pack.load(args.rules)
