@@ -88,3 +88,89 @@ def test_the_dashboard_covers_what_operators_watch():
     assert {"Events ingested by source", "Consumer lag", "Rule firings (top 10, last hour)",
             "Rules quarantined", "Open alerts by severity", "Alerts by chain state",
             "SLA deadlines missed", "Event to alert latency", "Dead letters by reason"} <= titles
+
+
+# -- deploy/compose.yaml ---------------------------------------------------------------------------
+COMPOSE = DEPLOY / "compose.yaml"
+
+
+def compose() -> dict:
+    text = re.sub(r"\$\{(\w+)(?::[?-][^}]*)?\}", "from-the-environment", COMPOSE.read_text())
+    return yaml.safe_load(text)
+
+
+def ewe_services() -> dict[str, dict]:
+    return {name: service for name, service in compose()["services"].items()
+            if service["image"].startswith("ewe:")}
+
+
+def test_compose_services_name_images_services_and_volumes_that_exist():
+    document = compose()
+    services, volumes = document["services"], set(document["volumes"])
+    for name, service in services.items():
+        assert service.get("image"), name
+        assert set(service.get("depends_on", [])) <= set(services), name
+        for mount in service.get("volumes", []):
+            source = mount.split(":")[0]
+            if source.startswith("."):
+                assert (DEPLOY / source).exists(), (name, source)
+            else:
+                assert source in volumes, (name, source)
+    assert {"kafka-1", "kafka-2", "kafka-3", "postgres", "mosquitto", "prometheus",
+            "alertmanager", "grafana"} <= set(services)
+    assert len(ewe_services()) >= 3
+
+
+def test_every_ewe_command_in_compose_is_one_ewes_command_line_takes():
+    from ewe.cli import _parser
+
+    for name, service in ewe_services().items():
+        args = _parser().parse_args([str(part) for part in service["command"]])
+        assert hasattr(args, "run"), name
+
+
+def test_every_ewe_variable_in_compose_is_a_setting_and_its_value_is_valid():
+    from dataclasses import fields
+
+    from streams.settings import Settings
+
+    known = {f"EWE_{spec.name.upper()}" for spec in fields(Settings)} | {"EWE_CONFIG"}
+    for name, service in ewe_services().items():
+        environment = {key: str(value) for key, value in service["environment"].items()}
+        assert set(environment) <= known, (name, set(environment) - known)
+        settings = Settings.resolve(environ=environment)
+        assert settings.webhooks[0]["format"] == "alertmanager-api"
+
+
+@needs_promtool
+def test_the_compose_prometheus_config_passes_promtool():
+    check = subprocess.run(["promtool", "check", "config", "prometheus.yml"],
+                           cwd=DEPLOY / "prometheus", capture_output=True, text=True, timeout=60)
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_prometheus_scrapes_every_ewe_service_of_compose():
+    config = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
+    targets = {target.split(":")[0] for job in config["scrape_configs"]
+               if job["job_name"].startswith("ewe-")
+               for static in job["static_configs"] for target in static["targets"]}
+    assert targets == set(ewe_services())
+
+
+@pytest.mark.skipif(shutil.which("amtool") is None, reason="needs amtool (Debian package "
+                    "prometheus-alertmanager; .ci/run installs it)")
+def test_the_compose_alertmanager_config_passes_amtool():
+    check = subprocess.run(["amtool", "check-config", "alertmanager.yml"],
+                           cwd=DEPLOY / "alertmanager", capture_output=True, text=True,
+                           timeout=60)
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_grafana_is_provisioned_with_prometheus_and_ewes_dashboard():
+    grafana = compose()["services"]["grafana"]
+    mounts = dict(mount.split(":")[:2] for mount in grafana["volumes"])
+    provider = yaml.safe_load((DEPLOY / "grafana/provisioning/dashboards/ewe.yml").read_text())
+    assert mounts["./grafana/ewe.json"].startswith(provider["providers"][0]["options"]["path"])
+    source = yaml.safe_load(
+        (DEPLOY / "grafana/provisioning/datasources/prometheus.yml").read_text())
+    assert source["datasources"][0]["url"] == "http://prometheus:9090"
