@@ -86,8 +86,10 @@ def transition(state: State, action: str, fields: Mapping[str, Any]) -> State:
     if rule is None:
         raise ChainError(f"unknown action {action!r}; one of: {', '.join(ACTIONS)}")
     if state not in rule.allowed_from:
-        raise ChainError(f"cannot {action.replace('_', ' ')} a {state.value.replace('_', ' ')} "
-                         f"alert: {rule.hint}")
+        described = state.value.replace("_", " ")
+        article = "an" if described[0] in "aeiou" else "a"
+        raise ChainError(f"cannot {action.replace('_', ' ')} {article} {described} alert: "
+                         f"{rule.hint}")
     for name in rule.requires:
         value = fields.get(name)
         if not isinstance(value, str) or not value.strip():

@@ -7,7 +7,7 @@ The center checks them on every request; the duty list names them in its silence
 """
 from __future__ import annotations
 
-__all__ = ["ROLES", "PERMISSIONS", "allowed"]
+__all__ = ["ROLES", "PERMISSIONS", "ACTIVITIES", "allowed"]
 
 ROLES = ("viewer", "operator", "rule_author", "admin", "ingest")
 _PEOPLE = frozenset(ROLES) - {"ingest"}
@@ -18,6 +18,14 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "contacts": frozenset({"operator", "admin"}),       # reporters' contact details unmasked
     "tokens": frozenset({"admin"}),
     "ingest": frozenset({"ingest", "admin"}),           # POST /v1/events
+}
+
+
+# What each permission lets a role do, as a refusal says it ("role viewer may not act on alerts").
+ACTIVITIES: dict[str, str] = {
+    "read": "read alerts", "act": "act on alerts", "silence": "create or end silences",
+    "contacts": "see reporters' contact details", "tokens": "manage tokens",
+    "ingest": "post events",
 }
 
 

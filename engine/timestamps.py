@@ -17,10 +17,12 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from engine.refusals import EventError, type_name
 
-__all__ = ["parse_timestamp", "format_timestamp", "known_times", "MIN_MS", "MAX_MS"]
+__all__ = ["parse_timestamp", "format_timestamp", "format_local", "known_times", "MIN_MS",
+           "MAX_MS"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
@@ -68,3 +70,12 @@ def format_timestamp(ms: int) -> str:
     t = time.gmtime(seconds)   # several times faster than datetime's strftime
     return (f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T{t.tm_hour:02d}:{t.tm_min:02d}:"
             f"{t.tm_sec:02d}.{millis:03d}Z")
+
+
+def format_local(ms: int, zone: str) -> str:
+    """ISO 8601 in a time zone (an IANA name), to the second: how a person in the city reads it.
+
+    >>> format_local(1782864000000, "Asia/Shanghai")
+    '2026-07-01T08:00:00+08:00'
+    """
+    return (_EPOCH + ms * _MS).astimezone(ZoneInfo(zone)).isoformat(timespec="seconds")

@@ -28,6 +28,7 @@ from engine.pack import Pack
 from engine.rulefile import RuleFileError, rule_files
 from engine.ruletest import run_file
 from engine.simulation import DEFAULT_START_MS, simulate
+from engine.timestamps import format_local
 from engine.tuning import tune_gc
 from ewe.classify import add_parser as add_classify_parser
 from ewe.clock import wall_ms
@@ -77,7 +78,12 @@ def _parser() -> argparse.ArgumentParser:
                       help="the data dir of the `ewe run` to push to (default ./ewe-data)")
     push.set_defaults(run=_rules_push)
 
-    replay = commands.add_parser("replay", help="evaluate a JSON-lines file of events")
+    replay = commands.add_parser(
+        "replay", help="evaluate a JSON-lines file of events",
+        description="Evaluate a file of events, in event time, with the same engine as the "
+                    "live service, and write each alert change as a JSON line: the same events "
+                    "give the same alerts, live or replayed. Rejected lines are counted and "
+                    "reported on stderr.")
     replay.add_argument("events", metavar="EVENTS.jsonl", help="events, one JSON object a line "
                         "(- for standard input)")
     replay.add_argument("--rules", nargs="+", default=[str(SHIPPED_RULES)], metavar="PATH",
@@ -171,10 +177,18 @@ def _parser() -> argparse.ArgumentParser:
                              help="the ledger (default DATA_DIR/center.db)")
         command.set_defaults(run=run)
 
-    sim = commands.add_parser("simulate", help="generate a deterministic city's events and truth")
-    sim.add_argument("--seed", type=int, default=1)
-    sim.add_argument("--duration", type=_duration, default="6h", help="e.g. 6h, 1d, 2d")
-    sim.add_argument("--devices", type=int, default=500)
+    sim = commands.add_parser(
+        "simulate", help="generate a deterministic city's events and truth",
+        description="Generate a simulated city (districts, grids, buildings and their "
+                    "devices) and its events: readings, resident reports and injected incidents "
+                    "(floods, fires, gas leaks, trapped lifts, residents who stop using water). "
+                    "The same seed gives the same file; --truth writes the incidents, for "
+                    "`ewe replay --truth` to score against.")
+    sim.add_argument("--seed", type=int, default=1, help="the random seed (default 1)")
+    sim.add_argument("--duration", type=_duration, default="6h",
+                     help="how much event time, e.g. 6h, 1d, 2d (default 6h)")
+    sim.add_argument("--devices", type=int, default=500,
+                     help="devices in the city, about four a building (default 500)")
     sim.add_argument("--start", type=_timestamp("--start"), default=DEFAULT_START_MS,
                      help="ISO 8601 start (default 2026-07-01T00:00:00+08:00)")
     sim.add_argument("--out", required=True, metavar="FILE", help="events, JSON lines")
@@ -479,15 +493,24 @@ def _serve(args: argparse.Namespace) -> int:
                  guard=guard)
 
 
-def _with_ledger(args: argparse.Namespace, work: Callable[[Any, Any], int]) -> int:
+def _with_ledger(args: argparse.Namespace, work: Callable[[Any, Any], int], *,
+                 create: bool = False) -> int:
     """Run `work(store, settings)` on the ledger that the settings name; exit 2 when it cannot
-    be opened."""
+    be opened. A SQLite ledger must exist, unless `create` (then its directory must): a command
+    run from the wrong directory says so rather than answering from an empty ledger."""
     _private_files()
     from center.store import StoreError, open_store
     from streams.settings import Settings, SettingsError
     try:
         settings = Settings.resolve(config_file=args.config,
                                     flags={"data_dir": args.data_dir, "store": args.store})
+        ledger = settings.store_url.removeprefix("sqlite://")
+        if ledger != settings.store_url and not (
+                Path(ledger).parent.is_dir() if create else Path(ledger).is_file()):
+            print(f"ewe: no ledger at {ledger}: `ewe run` creates it in its --data-dir "
+                  "(default ./ewe-data); name it with --data-dir DIR or --store URL",
+                  file=sys.stderr)
+            return 2
         store = open_store(settings.store_url)
     except (SettingsError, StoreError) as error:
         print(f"ewe: {error}", file=sys.stderr)
@@ -506,19 +529,22 @@ def _create_token(args: argparse.Namespace) -> int:
         print(create_token(store, role=args.role, name=args.name or args.role, now=now,
                            expires_at=now + args.expires if args.expires else None))
         return 0
-    return _with_ledger(args, create)
+    return _with_ledger(args, create, create=True)
 
 
 def _list_tokens(args: argparse.Namespace) -> int:
     from center.auth import list_tokens
 
-    def show(store: Any, _: Any) -> int:
+    def show(store: Any, settings: Any) -> int:
+        def local(ms: int) -> str:
+            return format_local(ms, settings.timezone)
+
         for row in list_tokens(store):
-            ending = "  ".join(f"{word} {format_timestamp(row[column])}" for word, column in
+            ending = "  ".join(f"{word} {local(row[column])}" for word, column in
                                (("expires", "expires_at"), ("revoked", "revoked_at"))
                                if row[column] is not None)
             print(f"{row['id']}  {row['role']:<11} {row['name']:<24} "
-                  f"created {format_timestamp(row['created_at'])}  {ending}".rstrip())
+                  f"created {local(row['created_at'])}  {ending}".rstrip())
         return 0
     return _with_ledger(args, show)
 
@@ -547,7 +573,7 @@ def _archive(args: argparse.Namespace) -> int:
             count = Ledger(store, duty, clock=wall_ms).archive(
                 args.before, keep, contacts=args.with_contacts)
         print(f"archived {count} alerts whose chain ended before "
-              f"{format_timestamp(args.before)} to {args.out}", file=sys.stderr)
+              f"{format_local(args.before, settings.timezone)} to {args.out}", file=sys.stderr)
         return 0
     return _with_ledger(args, archive)
 

@@ -22,9 +22,11 @@ import mode
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
+from engine.events import parse_timestamp
 from engine.messages import PackStatus
 from engine.pack import Pack
 from engine.privacy import Contact
+from engine.timestamps import format_local
 from engine.tuning import tune_gc
 from streams.broker import EmbeddedBroker
 from streams.control import rules_key_file
@@ -166,14 +168,18 @@ def health_of(worker: Worker, ingest: Ingest,
     return health
 
 
-def print_alert(alert: dict) -> None:
-    """One line per alert change on standard output: what `ewe run --demo` shows."""
-    location = alert.get("location") or {}
-    place = " ".join(location[level] for level in ("community", "grid", "building")
-                     if location.get(level))
-    summary = alert["summary"].get("zh") or alert["summary"].get("en") or alert["title"]
-    print(f"{alert['at']}  {alert['change']:<9} {alert['severity']:<6} {alert['rule']:<32} "
-          f"{place}  {summary}", flush=True)
+def alert_printer(zone: str) -> Callable[[dict], None]:
+    """One line per alert change on standard output, its time in the city's zone: what
+    `ewe run --demo` shows."""
+    def print_alert(alert: dict) -> None:
+        location = alert.get("location") or {}
+        place = " ".join(location[level] for level in ("community", "grid", "building")
+                         if location.get(level))
+        summary = alert["summary"].get("zh") or alert["summary"].get("en") or alert["title"]
+        at = format_local(parse_timestamp(alert["at"]), zone)
+        print(f"{at}  {alert['change']:<9} {alert['severity']:<6} {alert['rule']:<32} "
+              f"{place}  {summary}", flush=True)
+    return print_alert
 
 
 def _log_to_stderr(level: str) -> None:
@@ -226,7 +232,8 @@ def serve(settings: Settings, pack: Pack, *, clock: Callable[[], int], out=sys.s
                         metrics=metrics, rules_key=rules_key, clock=clock,
                         journal=journal if embedded else None,
                         alerts_recorded=attached.recorded if attached and embedded else None,
-                        on_alert=print_alert if settings.print_alerts else None)
+                        on_alert=alert_printer(settings.timezone) if settings.print_alerts
+                        else None)
         ingest = Ingest(settings, bootstrap, metrics, journal=journal, clock=clock,
                         durable_broker=not embedded, keep_contacts=keep_contacts)
         health = health_of(worker, ingest, attached)
@@ -263,6 +270,7 @@ def serve(settings: Settings, pack: Pack, *, clock: Callable[[], int], out=sys.s
         faust_worker = _Worker(worker.app, *services, loglevel=settings.log_level.upper(),
                                     redirect_stdouts=False, quiet=True,
                                     override_logging=False)
+        faust_worker.spinner = None   # it writes terminal escapes to stdout, redirected or not
         try:
             faust_worker.execute_from_commandline()
         except SystemExit as stop:

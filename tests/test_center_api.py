@@ -1,9 +1,12 @@
 """The center API on SQLite and the real PostgreSQL: roles, actions, refusals, lists, masking."""
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 from center_records import MINUTE, alert_record, keep_contact, shipped_duty
 from fastapi.testclient import TestClient
+from tools import needs
 
 from center.api.deps import Center
 from center.app import create_app
@@ -179,7 +182,7 @@ def test_invalid_transition_is_409_with_the_reason(api, alert):
     response = api.call("POST", f"/v1/alerts/{alert['id']}/actions", "operator",
                         json={"action": "reply", "message": "done"})
     assert response.status_code == 409
-    assert response.json() == {"error": "cannot reply a open alert: reply follows resolve",
+    assert response.json() == {"error": "cannot reply an open alert: reply follows resolve",
                                "code": "invalid_transition"}
 
 
@@ -319,3 +322,13 @@ def test_metrics_count_the_ledgers_alerts_by_severity_and_chain_state(api, alert
     api.call("POST", f"/v1/alerts/{alert['id']}/actions", json={"action": "acknowledge"})
     text = api.client.get("/metrics").text
     assert f'ewe_center_alerts{{severity="{alert["severity"]}",state="acknowledged"}} 1.0' in text
+
+
+@needs("promtool", "prometheus")
+def test_the_centers_metrics_pass_promtool(api, alert):
+    api.call("POST", f"/v1/alerts/{alert['id']}/actions", json={"action": "acknowledge"})
+    check = subprocess.run(["promtool", "check", "metrics"],
+                           input=api.client.get("/metrics").content, capture_output=True,
+                           timeout=30)
+    assert check.returncode == 0, check.stdout.decode() + check.stderr.decode()
+

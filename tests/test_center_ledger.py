@@ -93,7 +93,7 @@ def test_dispatch_sets_department_and_handler(ledger):
 def test_refused_transition_changes_nothing(ledger):
     record = alert_record()
     ledger.ingest([record])
-    with pytest.raises(ChainError, match="cannot resolve a open alert: resolve follows dispatch"):
+    with pytest.raises(ChainError, match="cannot resolve an open alert: resolve follows dispatch"):
         ledger.act(record["id"], "resolve", {"note": "x"}, actor="op")
     assert kinds(ledger, record["id"]) == ["fired"]
 

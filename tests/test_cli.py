@@ -230,3 +230,29 @@ def test_replay_goes_on_past_a_failing_model_and_names_it(tmp_path, monkeypatch,
     assert [orjson.loads(line)["change"] for line in out.read_bytes().splitlines()] == \
         ["fired", "resolved"]
     assert "quarantined: broken failed at event time" in capsys.readouterr().err
+
+
+def test_token_list_away_from_the_ledger_says_where_it_looked_and_creates_nothing(
+        tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["token", "list"]) == 2
+    assert f"no ledger at {tmp_path / 'ewe-data' / 'center.db'}" in capsys.readouterr().err
+    assert not (tmp_path / "ewe-data").exists()
+
+
+def test_token_create_into_a_missing_directory_is_refused(tmp_path, capsys):
+    assert main(["token", "create", "--role", "viewer", "--data-dir",
+                 str(tmp_path / "typo")]) == 2
+    assert "no ledger at" in capsys.readouterr().err and not (tmp_path / "typo").exists()
+
+
+def test_version_names_the_installed_release(capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out.startswith("ewe 0.")
+
+
+def test_the_health_command_fails_when_nothing_answers(capsys):
+    assert main(["health", "http://127.0.0.1:9/healthz"]) == 1
+    assert "ewe health: http://127.0.0.1:9/healthz" in capsys.readouterr().err
+

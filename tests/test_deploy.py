@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
 import yaml
 from prometheus_client import CollectorRegistry
+from tools import needs
 
 from center.metrics import CenterMetrics
 from streams.metrics import PipelineMetrics, faust_monitor
@@ -22,9 +21,7 @@ DASHBOARD = DEPLOY / "grafana" / "ewe.json"
 SCRAPE_SERIES = {"up": set()}
 SCRAPE_LABELS = {"job", "instance"}
 
-needs_promtool = pytest.mark.skipif(shutil.which("promtool") is None,
-                                    reason="needs promtool (Debian package prometheus; "
-                                           ".ci/run installs it)")
+needs_promtool = needs("promtool", "prometheus")
 
 
 def exported() -> dict[str, set[str]]:
@@ -157,8 +154,7 @@ def test_prometheus_scrapes_every_ewe_service_of_compose():
     assert targets == set(ewe_services())
 
 
-@pytest.mark.skipif(shutil.which("amtool") is None, reason="needs amtool (Debian package "
-                    "prometheus-alertmanager; .ci/run installs it)")
+@needs("amtool", "prometheus-alertmanager")
 def test_the_compose_alertmanager_config_passes_amtool():
     check = subprocess.run(["amtool", "check-config", "alertmanager.yml"],
                            cwd=DEPLOY / "alertmanager", capture_output=True, text=True,

@@ -250,12 +250,13 @@ def test_ewe_run_demo_prints_the_board_s_address_and_the_city_s_alerts_within_se
     run.start()
     try:
         deadline = time.monotonic() + 30
-        while not re.search(r"^\S+Z\s+fired\s", run.log.read_text(), re.MULTILINE):
+        while not re.search(r"^\S+\+08:00\s+fired\s", run.log.read_text(), re.MULTILINE):
             assert time.monotonic() < deadline, "no alert within 30 s:\n" + run.log.read_text()
             time.sleep(0.5)
     finally:
         run.stop()
     assert f"operations board {run.url}/ " in run.log.read_text()
+    assert "\x1b" not in run.log.read_text()    # no terminal escapes, redirected or not
 
 
 def test_the_demo_city_has_incidents_going_on_at_every_minute_of_its_day():

@@ -15,6 +15,7 @@ from streaming import (
     replayed,
     unique_prefix,
 )
+from tools import needs
 
 from engine.events import decode
 from engine.simulation import simulate
@@ -197,6 +198,7 @@ def test_event_sent_twice_is_evaluated_once_and_counted_as_a_duplicate(worker):
         time.sleep(0.2)
 
 
+@needs("mosquitto_pub", "mosquitto-clients")
 def test_mqtt_message_published_with_mosquitto_pub_raises_an_alert(worker):
     subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", "1883", "-q", "1",
                     "-t", f"ewe-test/{worker.prefix}/gateway-7", "-m",
@@ -205,6 +207,7 @@ def test_mqtt_message_published_with_mosquitto_pub_raises_an_alert(worker):
     assert alert["rule"] == "fire.smoke.alarm"
 
 
+@needs("mosquitto_pub", "mosquitto-clients")
 def test_malformed_mqtt_payload_is_dead_lettered_with_its_reason(worker):
     subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", "1883", "-q", "1",
                     "-t", f"ewe-test/{worker.prefix}/gateway-7", "-m",
@@ -214,6 +217,7 @@ def test_malformed_mqtt_payload_is_dead_lettered_with_its_reason(worker):
     assert letter["source"] == "mqtt" and letter["reason"].startswith("ts: timestamp 1 is outside")
 
 
+@needs("promtool", "prometheus")
 def test_metrics_exposition_passes_promtool(worker, tmp_path):
     worker.post("/v1/events", orjson.dumps(smoke("p1")))
     alerts_for(worker, "p1")

@@ -17,6 +17,7 @@ from center.auth import PERMISSIONS, Principal, TokenRefused
 from center.context import Center
 from center.errors import BadRequest, Forbidden, Unauthorized
 from engine.events import EventError, parse_timestamp
+from engine.roles import ACTIVITIES
 
 __all__ = ["Center", "Json", "Text", "get_center", "require", "epoch_ms", "no_nul_in_url",
            "kept"]
@@ -74,7 +75,7 @@ def require(permission: str) -> Callable[..., Principal]:
         except TokenRefused as refused:
             raise Unauthorized(str(refused)) from None
         if not principal.may(permission):
-            raise Forbidden(f"role {principal.role} may not {permission.replace('_', ' ')}; "
+            raise Forbidden(f"role {principal.role} may not {ACTIVITIES[permission]}; "
                             f"roles allowed: {roles}")
         return principal
 
