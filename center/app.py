@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from fastapi import Depends, FastAPI
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
@@ -20,6 +21,7 @@ from starlette.routing import BaseRoute
 from center.api import alerts, feed, incidents, overview, silences, tokens
 from center.api.deps import Center, no_nul_in_url
 from center.api.handlers import install_handlers
+from center.openapi import complete
 
 __all__ = ["create_app"]
 
@@ -51,6 +53,16 @@ def create_app(center: Center, *, routes: Sequence[BaseRoute] = (),
 
     app.mount("/board", StaticFiles(directory=BOARD), name="board")
     app.router.routes.extend(routes)
+    ingest = any(getattr(route, "path", None) == "/v1/events" for route in routes)
+
+    def contract() -> dict:
+        if app.openapi_schema is None:
+            app.openapi_schema = complete(get_openapi(
+                title=app.title, version=app.version, description=app.description,
+                routes=app.routes), ingest=ingest)
+        return app.openapi_schema
+
+    app.openapi = contract  # type: ignore[method-assign]
 
     @app.get("/metrics", tags=["service"], summary="Prometheus metrics",
              response_class=Response)

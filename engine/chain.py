@@ -21,8 +21,8 @@ from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from typing import Any, NamedTuple
 
-__all__ = ["State", "ACTIONS", "HUMAN_ACTIONS", "ChainError", "Step", "transition", "fold",
-           "answered"]
+__all__ = ["State", "ACTIONS", "HUMAN_ACTIONS", "ChainError", "FieldError", "Step", "transition",
+           "fold", "answered"]
 
 
 class State(StrEnum):
@@ -36,7 +36,12 @@ class State(StrEnum):
 
 
 class ChainError(ValueError):
-    """An action that the alert's chain state or the action's own fields do not allow."""
+    """An action that the alert's chain state does not allow."""
+
+
+class FieldError(ChainError):
+    """An action without a field it needs (`dispatch` without a `department`), or with one it
+    does not take."""
 
 
 class _Action(NamedTuple):
@@ -93,7 +98,7 @@ def transition(state: State, action: str, fields: Mapping[str, Any]) -> State:
     for name in rule.requires:
         value = fields.get(name)
         if not isinstance(value, str) or not value.strip():
-            raise ChainError(f"{action} needs a non-empty {name!r}")
+            raise FieldError(f"{action} needs a non-empty {name!r}")
     return state if rule.to is None else rule.to
 
 

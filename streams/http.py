@@ -46,7 +46,8 @@ def ingest_route(ingest: Ingest, guard: IngestGuard | None) -> Route:
             if size <= MAX_BODY_BYTES:
                 chunks.append(chunk)
         if size > MAX_BODY_BYTES:
-            return JSONResponse({"error": f"body larger than {MAX_BODY_BYTES} bytes"}, 413)
+            return JSONResponse({"error": f"body larger than {MAX_BODY_BYTES} bytes",
+                                 "code": "too_large"}, 413)
         body = b"".join(chunks)
         try:
             receipt = await ingest.submit(body, "http",

@@ -186,13 +186,13 @@ def test_invalid_transition_is_409_with_the_reason(api, alert):
                                "code": "invalid_transition"}
 
 
-def test_dispatch_without_department_is_409(api, alert):
+def test_dispatch_without_department_is_422_naming_the_field(api, alert):
     api.call("POST", f"/v1/alerts/{alert['id']}/actions", "operator",
              json={"action": "acknowledge"})
     response = api.call("POST", f"/v1/alerts/{alert['id']}/actions", "operator",
                         json={"action": "dispatch"})
-    assert (response.status_code, response.json()["error"]) == \
-        (409, "dispatch needs a non-empty 'department'")
+    assert response.status_code == 422 and response.json() == {
+        "error": "dispatch needs a non-empty 'department'", "code": "invalid_request"}
 
 
 def test_unknown_action_is_422(api, alert):
@@ -331,4 +331,22 @@ def test_the_centers_metrics_pass_promtool(api, alert):
                            input=api.client.get("/metrics").content, capture_output=True,
                            timeout=30)
     assert check.returncode == 0, check.stdout.decode() + check.stderr.decode()
+
+
+def test_a_request_that_does_not_fit_the_schema_gets_422_in_the_one_error_shape(api):
+    response = api.call("GET", "/v1/alerts?limit=0", "viewer")
+    assert response.status_code == 422 and response.json()["code"] == "invalid_request"
+    assert response.json()["error"].startswith("query.limit: ")
+
+
+def test_an_unknown_path_gets_404_and_a_wrong_method_405_in_the_one_error_shape(api):
+    assert api.client.get("/v1/nowhere").json() == {"error": "Not Found", "code": "not_found"}
+    response = api.call("PUT", "/v1/alerts", "viewer")
+    assert (response.status_code, response.json()["code"]) == (405, "method_not_allowed")
+
+
+def test_an_empty_cursor_is_the_first_page(api, alert):
+    first = api.call("GET", "/v1/alerts?cursor=", "viewer")
+    assert first.status_code == 200 and first.json() == api.call(
+        "GET", "/v1/alerts", "viewer").json()
 

@@ -125,3 +125,27 @@ def test_a_category_an_operator_corrects_is_learnt_by_the_running_worker(broker,
         assert evidence[0]["category_source"] == "operator"
     finally:
         worker.stop()
+
+
+def test_the_published_spec_describes_post_v1_events_as_the_running_ingest_answers(
+        broker, tmp_path):
+    import jsonschema
+
+    worker = WorkerProcess(tmp_path, broker=broker.url, prefix=unique_prefix(), center="true",
+                           lateness="0s").start()
+    try:
+        spec = httpx.get(f"{worker.url}/openapi.json", timeout=10).json()
+        operation = spec["paths"]["/v1/events"]["post"]
+        assert {"202", "400", "401", "403", "413", "429", "503"} <= set(operation["responses"])
+        schemas = {"components": spec["components"]}
+        event = {"kind": "reading", "id": "spec-1", "ts": time.time_ns() // 1_000_000,
+                 "device_id": "d1", "type": "smoke", "value": 0.1}
+        jsonschema.Draft202012Validator({**schemas, "$ref": "#/components/schemas/Event"}
+                                        ).validate(event)
+        answer = httpx.post(f"{worker.url}/v1/events", content=orjson.dumps([event, {"id": 1}]),
+                            timeout=10)
+        assert answer.status_code == 202
+        jsonschema.Draft202012Validator({**schemas, "$ref": "#/components/schemas/Receipt"}
+                                        ).validate(answer.json())
+    finally:
+        worker.stop()

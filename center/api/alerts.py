@@ -7,9 +7,19 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from center.api.deps import Center, Json, Text, epoch_ms, get_center, kept, require
+from center.api.deps import (
+    YEARS_PATTERN,
+    Center,
+    Json,
+    Text,
+    epoch_ms,
+    get_center,
+    kept,
+    require,
+)
 from center.auth import Principal
 from center.ledger import AlertFilter
+from center.ledger.queries import CURSOR_OR_EMPTY
 from engine.chain import ACTIONS, ChainError, State
 from engine.privacy import mask_contact, mask_text
 
@@ -37,11 +47,13 @@ class Action(BaseModel):
 class Feedback(BaseModel):
     """Staff verdict, resident satisfaction (1–5) or a corrected category; at least one."""
 
-    model_config = ConfigDict(extra="forbid")
-    verdict: Literal["true_positive", "false_positive"] | None = None
-    satisfaction: int | None = Field(None, ge=1, le=5)
-    corrected_category: Text | None = Field(None, min_length=1, max_length=100)
-    comment: Text | None = Field(None, max_length=4000)
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"anyOf": [
+        {"required": ["verdict"]}, {"required": ["satisfaction"]},
+        {"required": ["corrected_category"]}]})
+    verdict: Literal["true_positive", "false_positive"] = None  # type: ignore[assignment]
+    satisfaction: int = Field(None, ge=1, le=5)
+    corrected_category: Text = Field(None, min_length=1, max_length=100)
+    comment: Text = Field(None, max_length=4000)
 
 
 async def alert_filter(     # async: no I/O, and no thread to wait for
@@ -60,8 +72,10 @@ async def alert_filter(     # async: no I/O, and no thread to wait for
     grid: str | None = None,
     building: str | None = None,
     incident: str | None = None,
-    since: Annotated[datetime | None, Query(description="episode started at or after")] = None,
-    until: Annotated[datetime | None, Query(description="episode started before")] = None,
+    since: Annotated[datetime | None, Query(description="episode started at or after",
+                                            json_schema_extra={"pattern": YEARS_PATTERN})] = None,
+    until: Annotated[datetime | None, Query(description="episode started before",
+                                            json_schema_extra={"pattern": YEARS_PATTERN})] = None,
 ) -> AlertFilter:
     """The filter of the list, the counts and the area tree alike."""
     return AlertFilter(severity=severity, condition=condition,
@@ -84,7 +98,8 @@ async def list_alerts(
         description="opened: newest first; severity: red first, newest first within a colour"
     )] = "opened",
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page")] = None,
+    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page",
+                                        pattern=CURSOR_OR_EMPTY)] = None,
 ) -> Response:
     def answer() -> dict:
         page = center.ledger.alerts(where, limit=limit, cursor=cursor, order=order)

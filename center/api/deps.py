@@ -11,7 +11,7 @@ import orjson
 from fastapi import Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import AfterValidator
+from pydantic import AfterValidator, Field
 
 from center.auth import PERMISSIONS, Principal, TokenRefused
 from center.context import Center
@@ -19,8 +19,8 @@ from center.errors import BadRequest, Forbidden, Unauthorized
 from engine.events import EventError, parse_timestamp
 from engine.roles import ACTIVITIES
 
-__all__ = ["Center", "Json", "Text", "get_center", "require", "epoch_ms", "no_nul_in_url",
-           "kept"]
+__all__ = ["Center", "Json", "Text", "Instant", "YEARS_PATTERN", "get_center", "require",
+           "epoch_ms", "no_nul_in_url", "kept"]
 
 
 class Json(Response):
@@ -90,6 +90,10 @@ def _no_nul(text: str) -> str:
 
 # Text as the API takes it: PostgreSQL cannot store NUL characters, and no person types them.
 Text = Annotated[str, AfterValidator(_no_nul)]
+
+# Times ewe takes: with a zone, in the years 2000..2199 (`engine.timestamps`), as the schema says.
+YEARS_PATTERN = r"^2[01]\d\d-"
+Instant = Annotated[datetime, Field(json_schema_extra={"pattern": YEARS_PATTERN})]
 
 
 async def no_nul_in_url(request: Request) -> None:

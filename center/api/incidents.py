@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query
 from center.api.deps import Center, Json, get_center, require
 from center.auth import Principal
 from center.ledger import IncidentFilter
+from center.ledger.queries import CURSOR_OR_EMPTY
 
 __all__ = ["router"]
 
@@ -19,7 +20,9 @@ def list_incidents(center: Annotated[Center, Depends(get_center)],
                    _: Annotated[Principal, Depends(require("read"))],
                    category: str | None = None, building: str | None = None,
                    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-                   cursor: str | None = None) -> Json:
+                   cursor: Annotated[str | None, Query(
+                       description="`next_cursor` of the previous page",
+                       pattern=CURSOR_OR_EMPTY)] = None) -> Json:
     page = center.ledger.incidents(IncidentFilter(category=category, building=building),
                                    limit=limit, cursor=cursor)
     return Json({"items": page.items, "next_cursor": page.next_cursor})

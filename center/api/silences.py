@@ -1,13 +1,12 @@
 """`/v1/silences`: maintenance windows; silenced alerts are recorded but not notified."""
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from center.api.deps import Center, Json, Text, epoch_ms, get_center, require
+from center.api.deps import Center, Instant, Json, Text, epoch_ms, get_center, require
 from center.auth import Principal
 from engine.matchers import check_path
 
@@ -16,14 +15,20 @@ __all__ = ["router"]
 router = APIRouter(prefix="/v1/silences", tags=["silences"])
 
 
+# The fields a matcher may name (engine.matchers.check_path).
+MATCHER_PATH = (r"^(?:rule|severity|key|labels\.[^\x00]+"
+                r"|location\.(?:district|street|community|grid|building))$")
+
+
 class NewSilence(BaseModel):
     """Alerts whose fields equal every matcher are silenced from `starts_at` (default: now) until
     `ends_at`. Fields: rule, severity, key, labels.<name>, location.<level>."""
 
     model_config = ConfigDict(extra="forbid")
-    matchers: dict[Text, Text] = Field(min_length=1)
-    starts_at: datetime | None = None
-    ends_at: datetime
+    matchers: dict[Annotated[str, StringConstraints(pattern=MATCHER_PATH)], Text] = Field(
+        min_length=1, json_schema_extra={"additionalProperties": False})
+    starts_at: Instant | None = None
+    ends_at: Instant
     reason: Text = Field(min_length=1, max_length=1000)
 
     @field_validator("matchers")

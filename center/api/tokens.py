@@ -23,13 +23,19 @@ def _a_duration(text: str) -> str:
     return text
 
 
+# 1..8784 hours, 1..366 days or 1..52 weeks: exactly what a token's lifetime may be.
+EXPIRY_PATTERN = (r"^(?:(?:[1-9]\d{0,2}|[1-7]\d{3}|8[0-6]\d\d|87[0-7]\d|878[0-4])h"
+                  r"|(?:[1-9]\d?|[12]\d\d|3[0-5]\d|36[0-6])d|(?:[1-9]|[1-4]\d|5[0-2])w)$")
+
+
 class NewToken(BaseModel):
     model_config = ConfigDict(extra="forbid")
     role: Literal["viewer", "operator", "rule_author", "admin", "ingest"]
     name: Text = Field(min_length=1, max_length=200, description="who or what uses it")
-    expires_in: Annotated[str, AfterValidator(_a_duration)] | None = Field(
-        None, max_length=20, description="valid for this long (e.g. 12h, 30d); "
-                                         "default: until revoked")
+    expires_in: Annotated[str, AfterValidator(_a_duration)] = Field(
+        None, pattern=EXPIRY_PATTERN, description="valid for this long, in hours, days or "
+                                                  "weeks, at most a year (e.g. 12h, 30d, 8w); "
+                                                  "default: until revoked")
 
 
 @router.post("", status_code=201, summary="Create a token; its text is shown only here")
@@ -40,7 +46,8 @@ def new_token(body: NewToken, center: Annotated[Center, Depends(get_center)],
     token = create_token(center.ledger.store, role=body.role, name=body.name, now=now,
                          expires_at=expires_at)
     return Json({"id": token_id(token), "token": token, "role": body.role, "name": body.name,
-                 "expires_at": format_timestamp(expires_at) if expires_at else None})
+                 "expires_at": format_timestamp(expires_at) if expires_at else None},
+                status_code=201)
 
 
 @router.get("", summary="List tokens: id, holder, role, created and revoked (never the text)")

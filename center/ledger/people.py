@@ -11,7 +11,7 @@ from center.errors import BadRequest
 from center.ledger.rows import summary, update_alert
 from center.sla import next_due, steps
 from center.store import Cursor
-from engine.chain import ACTIONS, ChainError, State, transition
+from engine.chain import ACTIONS, FieldError, State, transition
 from engine.events import format_timestamp
 from engine.feedback import VERDICTS, report_texts
 
@@ -29,7 +29,7 @@ class ChainActions:
             allowed = ACTIONS[action].accepts if action in ACTIONS else ()
             unknown = sorted(set(given) - set(allowed))
             if unknown:
-                raise ChainError(f"{action} takes no field {', '.join(map(repr, unknown))}"
+                raise FieldError(f"{action} takes no field {', '.join(map(repr, unknown))}"
                                  + (f"; it takes {', '.join(allowed)}" if allowed else ""))
             recorded = {name: value for name, value in given.items() if value is not None}
             state = transition(State(row["chain"]), action, recorded)

@@ -1,8 +1,7 @@
 """Reading the ledger: an alert's whole view, lists filtered and paged, incidents."""
 from __future__ import annotations
 
-import base64
-import binascii
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
@@ -144,7 +143,7 @@ class Queries:
     def _page(self, *, tx_sql: str, clauses: list[str], params: list, limit: int,
               cursor: str | None, order: str = "opened") -> list[dict]:
         columns, order_by = _ORDERS[order]
-        if cursor is not None:
+        if cursor:      # an empty cursor (`cursor=`) is the first page
             clauses.append(_after(columns))
             params += _after_params(decode_cursor(cursor, len(columns)))
         sql = tx_sql + (" WHERE " + " AND ".join(clauses) if clauses else "")
@@ -205,18 +204,27 @@ def _after_params(values: tuple) -> list:
     return [first] if not rest else [first, first, *_after_params(tuple(rest))]
 
 
+# A cursor is a position in the list: `[rank.]opened_at.id` of the last row of a page. Any
+# text of this form is a position, so any cursor the schema admits is answered.
+CURSOR_PATTERN = r"^(?:\d{1,2}\.)?\d{1,16}\.[A-Za-z0-9_-]{1,80}$"
+CURSOR_OR_EMPTY = f"{CURSOR_PATTERN}|^$"     # an empty cursor is the first page
+_CURSOR = re.compile(CURSOR_PATTERN)
+_TOP_RANK = 99      # above every colour: a cursor without a rank starts at the top of its time
+
+
 def encode_cursor(*values: int | str) -> str:
-    return base64.urlsafe_b64encode(":".join(map(str, values)).encode()).decode().rstrip("=")
+    return ".".join(map(str, values))
 
 
 def decode_cursor(cursor: str, parts: int = 2) -> tuple:
-    """The values of a cursor: integers, then the last row's id."""
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        *numbers, last_id = text.split(":", parts - 1)
-        if len(numbers) != parts - 1:
-            raise ValueError
-        return (*map(int, numbers), last_id)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise BadRequest(f"invalid cursor {cursor!r}: pass next_cursor of a previous page "
-                         "unchanged") from None
+    """The values of a cursor: integers, then the last row's id. A cursor of the other order
+    is a position too: a rank it has and this order has not is dropped, one it lacks is the
+    top."""
+    if not _CURSOR.fullmatch(cursor):
+        raise BadRequest(f"invalid cursor {cursor[:100]!r}: pass next_cursor of a previous page "
+                         "unchanged")
+    *numbers, last_id = cursor.split(".")
+    ranks = [int(number) for number in numbers]
+    if len(ranks) < parts - 1:
+        ranks = [_TOP_RANK, *ranks]
+    return (*ranks[len(ranks) - (parts - 1):], last_id)
