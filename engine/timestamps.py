@@ -3,7 +3,8 @@
 Every instant that reaches the engine (an event's `ts`, a pack's switch time, a silence, a
 query bound) goes through `parse_timestamp`, which refuses times outside 2000..2200: those are
 almost always seconds sent as milliseconds (or the reverse), and a time before 1970 once made an
-absence timer re-arm at its own instant forever.
+absence timer re-arm at its own instant forever. A written time is judged by the year it is
+written in, so a schema's pattern on that year says exactly what is taken.
 
 >>> parse_timestamp("2026-07-01T08:00:00+08:00"), format_timestamp(1782864000000)
 (1782864000000, '2026-07-01T00:00:00.000Z')
@@ -21,8 +22,8 @@ from zoneinfo import ZoneInfo
 
 from engine.refusals import EventError, type_name
 
-__all__ = ["parse_timestamp", "format_timestamp", "format_local", "known_times", "MIN_MS",
-           "MAX_MS"]
+__all__ = ["parse_timestamp", "from_datetime", "format_timestamp", "format_local", "known_times",
+           "MIN_MS", "MAX_MS"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
@@ -43,9 +44,7 @@ def parse_timestamp(value: Any, field: str = "ts") -> int:
             moment = datetime.fromisoformat(value)
         except ValueError:
             raise EventError(field, f"not an ISO 8601 timestamp: {value!r}") from None
-        if moment.tzinfo is None:
-            raise EventError(field, "ISO 8601 timestamp needs a UTC offset (e.g. +08:00 or Z)")
-        ms = _in_range((moment - _EPOCH) // _MS, value, field)
+        ms = from_datetime(moment, field)
         # Only a checked time is remembered: a cached text skips every check above.
         if len(known_times) >= 65_536:  # bounded: streams repeat recent times, not old ones
             known_times.clear()
@@ -55,6 +54,19 @@ def parse_timestamp(value: Any, field: str = "ts") -> int:
         return _in_range(value, value, field)
     raise EventError(field, "expected an ISO 8601 string or integer epoch milliseconds, "
                             f"got {type_name(value)}")
+
+
+def from_datetime(moment: datetime, field: str = "ts") -> int:
+    """Epoch milliseconds of a time with a zone, written in the years 2000..2199.
+
+    >>> from_datetime(datetime.fromisoformat("2000-01-01T00:30:00+08:00"))  # 1999 in UTC
+    946657800000
+    """
+    if moment.tzinfo is None:
+        raise EventError(field, "ISO 8601 timestamp needs a UTC offset (e.g. +08:00 or Z)")
+    if not 2000 <= moment.year < 2200:
+        raise EventError(field, f"year {moment.year} is outside 2000..2200")
+    return (moment - _EPOCH) // _MS
 
 
 def _in_range(ms: int, value: Any, field: str) -> int:

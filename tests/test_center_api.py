@@ -239,6 +239,16 @@ def test_list_time_range_needs_a_zone(api):
     assert "needs a time zone" in response.json()["error"]
 
 
+@pytest.mark.parametrize(("since", "status"), [
+    ("2000-01-01T00:30:00+08:00", 200),   # 1999 in UTC, yet written in a year the schema takes
+    ("2199-12-31T23:00:00-05:00", 200),
+    ("1999-12-31T23:30:00-08:00", 400),   # 2000 in UTC, yet written in a year it refuses
+])
+def test_a_time_bound_is_judged_by_the_year_it_is_written_in(api, since, status):
+    response = api.call("GET", "/v1/alerts", params={"since": since})
+    assert response.status_code == status, response.text
+
+
 def test_list_pages_with_a_cursor(api, clock):
     for n in range(5):
         api.ledger.ingest([alert_record(key=f"k{n}")])

@@ -34,3 +34,32 @@ def test_the_schema_names_every_detector_the_loader_knows():
 
     detector = VALIDATOR.schema["$defs"]["model"]["properties"]["detector"]
     assert set(detector["enum"]) == set(DETECTORS)
+
+
+DUTY = Draft202012Validator(json.loads((ROOT / "docs" / "duty.schema.json").read_text()))
+
+
+def test_the_shipped_duty_list_conforms_to_its_schema():
+    document = plain(load((ROOT / "rules" / "duty.yaml").read_text()))
+    assert [e.message for e in DUTY.iter_errors(document)] == []
+
+
+@pytest.mark.parametrize("text", [
+    "sla:\n  purple: {acknowledge: 5m}\n",
+    "sla:\n  red: {acknowledge: soon}\n",
+    "sla:\n  red: {acknowlege: 5m}\n",
+    "silences:\n  red: {guest: 1h}\n",
+    "grouping: {by: [labels.category]}\n",
+    "grouping:\n  by: [building]\n  window: 30m\n",
+    "duty:\n  - match: {labels.category: gas}\n",
+    "duty:\n  - match: {place: x}\n    department: d\n",
+    "inhibit:\n  - source: {rule: a}\n",
+    "routes: []\n",
+])
+def test_the_duty_schema_refuses_what_the_loader_refuses(text):
+    from engine.duty import load_duty
+    from engine.rulefile import RuleFileError
+
+    with pytest.raises(RuleFileError):
+        load_duty(text, "duty.yaml")
+    assert not DUTY.is_valid(plain(load(text)))

@@ -16,8 +16,9 @@ from pydantic import AfterValidator, Field
 from center.auth import PERMISSIONS, Principal, TokenRefused
 from center.context import Center
 from center.errors import BadRequest, Forbidden, Unauthorized
-from engine.events import EventError, parse_timestamp
+from engine.events import EventError
 from engine.roles import ACTIVITIES
+from engine.timestamps import from_datetime
 
 __all__ = ["Center", "Json", "Text", "Instant", "YEARS_PATTERN", "get_center", "require",
            "epoch_ms", "no_nul_in_url", "kept"]
@@ -110,6 +111,6 @@ def epoch_ms(moment: datetime | None, name: str) -> int | None:
     if moment.tzinfo is None:
         raise BadRequest(f"{name} needs a time zone, e.g. 2026-07-01T08:00:00+08:00")
     try:
-        return parse_timestamp(int(moment.timestamp() * 1000), name)
+        return from_datetime(moment, name)
     except EventError as error:
         raise BadRequest(str(error)) from None

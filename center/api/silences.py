@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from center.api.deps import Center, Instant, Json, Text, epoch_ms, get_center, require
 from center.auth import Principal
@@ -25,8 +25,9 @@ class NewSilence(BaseModel):
     `ends_at`. Fields: rule, severity, key, labels.<name>, location.<level>."""
 
     model_config = ConfigDict(extra="forbid")
-    matchers: dict[Annotated[str, StringConstraints(pattern=MATCHER_PATH)], Text] = Field(
-        min_length=1, json_schema_extra={"additionalProperties": False})
+    # The schema names the fields by pattern; `known_fields` refuses others in plain words.
+    matchers: dict[str, Text] = Field(min_length=1, json_schema_extra={
+        "patternProperties": {MATCHER_PATH: {"type": "string"}}, "additionalProperties": False})
     starts_at: Instant | None = None
     ends_at: Instant
     reason: Text = Field(min_length=1, max_length=1000)
