@@ -97,6 +97,13 @@ class Store:
                        "version INTEGER PRIMARY KEY, name TEXT NOT NULL)")
             done = {row["version"] for row in
                     tx.execute("SELECT version FROM schema_migrations").fetchall()}
+            known = MIGRATIONS[-1].version
+            if done and max(done) > known:
+                # An older ewe would write rows the newer schema does not expect.
+                raise StoreError(
+                    f"the ledger's schema is at version {max(done)}, newer than this ewe knows "
+                    f"({known}): run the ewe that migrated it, or restore the backup taken "
+                    "before the upgrade")
             for migration in MIGRATIONS:
                 if migration.version in done:
                     continue
@@ -106,6 +113,12 @@ class Store:
                            (migration.version, migration.name))
                 applied.append(migration.version)
         return applied
+
+    def version(self) -> int:
+        """The schema version the ledger is at."""
+        with self.transaction() as tx:
+            row = tx.execute("SELECT max(version) AS version FROM schema_migrations").fetchone()
+        return row["version"]
 
     def _lock_for_migration(self, tx: Cursor) -> None:
         """Serialise replicas that start together (SQLite's file lock already does)."""
@@ -161,6 +174,16 @@ class SqliteStore(Store):
                 cursor.execute("ROLLBACK")
                 raise
             cursor.execute("COMMIT")
+
+    def backup(self, path: str | Path) -> None:
+        """A consistent copy of the whole ledger in a new file, taken while ewe writes to it
+        (SQLite's online backup: writers go on meanwhile)."""
+        target = sqlite3.connect(path)
+        try:
+            with self._lock:
+                self._connection.backup(target)
+        finally:
+            target.close()
 
     def close(self) -> None:
         self._connection.close()
@@ -236,6 +259,12 @@ class PostgresStore(Store):
         with self._pool.connection() as connection, connection.transaction(), \
                 connection.cursor() as cursor:
             yield _PostgresCursor(cursor)
+
+    def version(self) -> int:
+        """The schema version the ledger is at."""
+        with self.transaction() as tx:
+            row = tx.execute("SELECT max(version) AS version FROM schema_migrations").fetchone()
+        return row["version"]
 
     def _lock_for_migration(self, tx: Cursor) -> None:
         tx.execute("SELECT pg_advisory_xact_lock(7406)")  # any constant shared by replicas

@@ -168,8 +168,15 @@ def _parser() -> argparse.ArgumentParser:
     archive.add_argument("--with-contacts", action="store_true",
                          help="also write the reporters' contact details and original texts "
                               "(personal data: left out unless asked for)")
+    backup = center_commands.add_parser(
+        "backup", help="copy a SQLite ledger, consistent, while ewe runs (PostgreSQL: pg_dump)")
+    backup.add_argument("--out", required=True, type=Path, metavar="FILE",
+                        help="the copy to write (refused if it exists)")
+    migrate = center_commands.add_parser(
+        "migrate", help="bring the ledger's schema up to this ewe's, and print its version")
     for command, run in ((create, _create_token), (listing, _list_tokens),
-                         (revoke, _revoke_token), (archive, _archive)):
+                         (revoke, _revoke_token), (archive, _archive), (backup, _backup),
+                         (migrate, _migrate)):
         command.add_argument("--config", metavar="FILE", help="YAML settings file")
         command.add_argument("--data-dir", metavar="DIR",
                              help="where `ewe run` keeps its ledger")
@@ -576,6 +583,31 @@ def _archive(args: argparse.Namespace) -> int:
               f"{format_local(args.before, settings.timezone)} to {args.out}", file=sys.stderr)
         return 0
     return _with_ledger(args, archive)
+
+
+def _backup(args: argparse.Namespace) -> int:
+    from center.store import SqliteStore
+
+    def backup(store: Any, _: Any) -> int:
+        if not isinstance(store, SqliteStore):
+            print("ewe: a PostgreSQL ledger is backed up with pg_dump (see the operator guide)",
+                  file=sys.stderr)
+            return 2
+        if args.out.exists():
+            print(f"ewe: {args.out} exists: a backup is never overwritten", file=sys.stderr)
+            return 2
+        store.backup(args.out)
+        print(f"ledger at schema version {store.version()} copied to {args.out}",
+              file=sys.stderr)
+        return 0
+    return _with_ledger(args, backup)
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    def report(store: Any, _: Any) -> int:      # opening it migrated it
+        print(f"ledger at schema version {store.version()}")
+        return 0
+    return _with_ledger(args, report)
 
 
 def _revoke_token(args: argparse.Namespace) -> int:

@@ -7,6 +7,7 @@ from test_chain import ALLOWED, FIELDS, REFUSED
 
 from center.ledger import AlertFilter, BadRequest, IncidentFilter, Ledger, NotFound
 from center.migrations import MIGRATIONS
+from center.store import StoreError
 from engine.chain import ChainError, State
 
 
@@ -309,6 +310,14 @@ def test_reopening_a_store_applies_no_migration_twice(store):
         versions = [row["version"] for row in
                     tx.execute("SELECT version FROM schema_migrations").fetchall()]
     assert versions == [migration.version for migration in MIGRATIONS]
+
+
+def test_a_ledger_migrated_by_a_newer_ewe_is_refused_not_written(store):
+    with store.transaction() as tx:
+        tx.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)",
+                   (MIGRATIONS[-1].version + 1, "from a newer ewe"))
+    with pytest.raises(StoreError, match=f"version {MIGRATIONS[-1].version + 1}, newer than"):
+        store.migrate()
 
 
 # -- every transition and refusal, through the ledger ---------------------------------------------

@@ -202,6 +202,46 @@ def test_center_archive_writes_finished_alerts_to_a_new_file_and_drops_them(tmp_
     assert "File exists" in capsys.readouterr().err
 
 
+def test_center_backup_copies_the_ledger_of_a_running_center(tmp_path, capsys):
+    from center_records import alert_record, shipped_duty
+
+    from center.ledger import AlertFilter, Ledger
+    from center.store import open_store
+
+    store = open_store(f"sqlite://{tmp_path / 'center.db'}")   # open, as `ewe run` holds it
+    ledger = Ledger(store, shipped_duty(), clock=lambda: 1_782_864_000_000)
+    ledger.ingest([alert_record(key="before")])
+    assert main(["center", "backup", "--out", str(tmp_path / "copy.db"),
+                 "--data-dir", str(tmp_path)]) == 0
+    ledger.ingest([alert_record(key="after")])
+    store.close()
+    copy = open_store(f"sqlite://{tmp_path / 'copy.db'}")
+    try:
+        restored = Ledger(copy, shipped_duty(), clock=lambda: 0).alerts(AlertFilter())
+    finally:
+        copy.close()
+    assert [item["key"] for item in restored.items] == ["before"]
+    assert "copied to" in capsys.readouterr().err
+    assert main(["center", "backup", "--out", str(tmp_path / "copy.db"),
+                 "--data-dir", str(tmp_path)]) == 2      # never overwritten
+
+
+def test_center_backup_of_a_postgresql_ledger_points_to_pg_dump(capsys):
+    from conftest import POSTGRES_URL
+
+    assert main(["center", "backup", "--out", "x.db", "--store", POSTGRES_URL]) == 2
+    assert "pg_dump" in capsys.readouterr().err
+
+
+def test_center_migrate_prints_the_schema_version(tmp_path, capsys):
+    from center.migrations import MIGRATIONS
+    from center.store import open_store
+
+    open_store(f"sqlite://{tmp_path / 'center.db'}").close()
+    assert main(["center", "migrate", "--data-dir", str(tmp_path)]) == 0
+    assert capsys.readouterr().out == f"ledger at schema version {MIGRATIONS[-1].version}\n"
+
+
 def test_replay_goes_on_past_a_failing_model_and_names_it(tmp_path, monkeypatch, capsys):
     from engine import anomaly
 

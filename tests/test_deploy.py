@@ -131,7 +131,8 @@ def test_every_ewe_variable_in_compose_is_a_setting_and_its_value_is_valid():
 
     from streams.settings import Settings
 
-    known = {f"EWE_{spec.name.upper()}" for spec in fields(Settings)} | {"EWE_CONFIG"}
+    known = {f"EWE_{spec.name.upper()}" for spec in fields(Settings)} | {
+        "EWE_CONFIG", "EWE_HEALTH_URL"}
     for name, service in ewe_services().items():
         environment = {key: str(value) for key, value in service["environment"].items()}
         assert set(environment) <= known, (name, set(environment) - known)
@@ -146,12 +147,34 @@ def test_the_compose_prometheus_config_passes_promtool():
     assert check.returncode == 0, check.stdout + check.stderr
 
 
-def test_prometheus_scrapes_every_ewe_service_of_compose():
+def http_port(service: dict) -> str:
+    command = [str(part) for part in service["command"]]
+    return command[command.index("--http") + 1].rpartition(":")[2]
+
+
+def test_ewe_services_share_one_data_directory_each_with_its_own_journal():
+    # A rebalance hands a partition over through its checkpoint in the shared directory; the
+    # ingest journal there is named after the HTTP port, so two processes must not share one.
+    services = ewe_services()
+    assert all(service["volumes"] == ["ewe-data:/var/lib/ewe"] for service in services.values())
+    ports = [http_port(service) for service in services.values()]
+    assert len(set(ports)) == len(ports)
+
+
+def test_each_ewe_services_health_check_asks_its_own_port():
+    from urllib.parse import urlsplit
+
+    for name, service in ewe_services().items():
+        url = urlsplit(service["environment"].get("EWE_HEALTH_URL", "http://127.0.0.1:8080"))
+        assert str(url.port) == http_port(service), name
+
+
+def test_prometheus_scrapes_every_ewe_service_of_compose_on_its_port():
     config = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
-    targets = {target.split(":")[0] for job in config["scrape_configs"]
-               if job["job_name"].startswith("ewe-")
+    targets = {target for job in config["scrape_configs"] if job["job_name"].startswith("ewe-")
                for static in job["static_configs"] for target in static["targets"]}
-    assert targets == set(ewe_services())
+    assert targets == {f"{name}:{http_port(service)}"
+                       for name, service in ewe_services().items()}
 
 
 @needs("amtool", "prometheus-alertmanager")
