@@ -77,14 +77,28 @@ class _Hooked(mode.Service):
         await self._stop()
 
 
+def replication(brokers: int) -> tuple[int, dict[str, str]]:
+    """The replication factor and configs of the topics ewe creates: three copies where the
+    cluster has them, so that a record acknowledged (`acks=all`) is on two brokers at least.
+
+    >>> replication(1), replication(5)
+    ((1, {}), (3, {'min.insync.replicas': '2'}))
+    """
+    factor = min(3, brokers)
+    return factor, {"min.insync.replicas": str(factor - 1)} if factor > 1 else {}
+
+
 async def prepare_cluster(bootstrap: str, settings: Settings) -> str:
     """Create the topics that do not exist yet; returns the cluster's id, which checkpoints
     record with their offsets."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
+        cluster = await admin.describe_cluster()
+        factor, durability = replication(len(cluster["brokers"]))
         existing = set(await admin.list_topics())
-        wanted = [NewTopic(settings.topic(name), partitions, 1, topic_configs=config)
+        wanted = [NewTopic(settings.topic(name), partitions, factor,
+                           topic_configs=config | durability)
                   for name, partitions, config in (
                       ("events", settings.partitions, {}),
                       ("readings", settings.partitions, {}),
@@ -99,7 +113,7 @@ async def prepare_cluster(bootstrap: str, settings: Settings) -> str:
                 await admin.create_topics(wanted)
             except TopicAlreadyExistsError:
                 pass   # another worker was quicker
-        return (await admin.describe_cluster())["cluster_id"]
+        return cluster["cluster_id"]
     finally:
         await admin.close()
 
