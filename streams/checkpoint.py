@@ -17,6 +17,7 @@ True
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,8 +67,9 @@ class CheckpointStore:
         return temporary
 
     def write_path(self, partition: int, writer: int) -> Path:
-        """Where process `writer` writes the partition's next checkpoint."""
-        return self._path(partition).with_suffix(f".{writer}.tmp")
+        """Where process `writer` of this host writes the partition's next checkpoint: workers
+        of several hosts (containers, whose processes share pids) share the directory."""
+        return self._path(partition).with_suffix(f".{socket.gethostname()}.{writer}.tmp")
 
     def commit(self, partition: int, temporary: Path) -> None:
         os.replace(temporary, self._path(partition))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import socket
 from collections import deque
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -298,7 +299,8 @@ class Worker(Checkpointing):
             runner.evaluator.schedule(pack, at)
         self.metrics.rules_active.set(len(pack))
         self.pushed.parent.mkdir(parents=True, exist_ok=True)
-        partial = self.pushed.with_suffix(".partial")
+        # Workers of several hosts may share the directory, and record the same pack at once.
+        partial = self.pushed.with_suffix(f".{socket.gethostname()}.{os.getpid()}.partial")
         partial.write_bytes(record)
         partial.replace(self.pushed)
         self.pushed_record = record

@@ -132,6 +132,17 @@ def test_checkpoint_from_another_cluster_keeps_state_but_not_offsets(tmp_path):
     assert second.evaluator.max_time == T0 - 1000
 
 
+def test_workers_of_two_hosts_with_one_pid_write_a_shared_checkpoint_apart(tmp_path,
+                                                                          monkeypatch):
+    import socket
+
+    store = CheckpointStore(tmp_path)
+    monkeypatch.setattr(socket, "gethostname", lambda: "worker-1")
+    first = store.write_path(0, 1)
+    monkeypatch.setattr(socket, "gethostname", lambda: "worker-2")
+    assert store.write_path(0, 1) != first
+
+
 # -- the engine's side ---------------------------------------------------------------------------
 def events(*items: bytes) -> list:
     return [decode(raw) for raw in items]
