@@ -44,7 +44,8 @@ class CheckpointStore:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
 
-    def _path(self, partition: int) -> Path:
+    def path(self, partition: int) -> Path:
+        """Where the partition's checkpoint is."""
         return self.directory / f"partition-{partition}.ckpt"
 
     def save(self, checkpoint: Checkpoint) -> int:
@@ -69,10 +70,10 @@ class CheckpointStore:
     def write_path(self, partition: int, writer: int) -> Path:
         """Where process `writer` of this host writes the partition's next checkpoint: workers
         of several hosts (containers, whose processes share pids) share the directory."""
-        return self._path(partition).with_suffix(f".{socket.gethostname()}.{writer}.tmp")
+        return self.path(partition).with_suffix(f".{socket.gethostname()}.{writer}.tmp")
 
     def commit(self, partition: int, temporary: Path) -> None:
-        os.replace(temporary, self._path(partition))
+        os.replace(temporary, self.path(partition))
         # The rename itself must survive a power cut, not only the file's contents.
         directory = os.open(self.directory, os.O_RDONLY)
         try:
@@ -82,7 +83,7 @@ class CheckpointStore:
 
     def load(self, partition: int) -> Checkpoint | None:
         try:
-            data = self._path(partition).read_bytes()
+            data = self.path(partition).read_bytes()
         except FileNotFoundError:
             return None
         header, _, state = data.partition(b"\n")

@@ -222,7 +222,16 @@ class Worker(Checkpointing):
                                  input_idle_ms=self.settings.ms("input_idle"))
         checkpoint = self.store.load(partition)
         if checkpoint is not None:
-            runner.restore(checkpoint, self.cluster_id)
+            try:
+                runner.restore(checkpoint, self.cluster_id)
+            except Exception as error:
+                # Going on without it would forget open episodes the ledger still shows firing.
+                log.critical("the worker stops: %s cannot be restored (%r); it was damaged or "
+                             "written by a release that stores state otherwise. Start the "
+                             "release that wrote it, or move the file aside to start partition "
+                             "%d without state", self.store.path(partition), error, partition)
+                logging.shutdown()
+                os._exit(EXIT_SOFTWARE)
         if self.switch is not None:
             at, pack, _ = self.switch
             runner.evaluator.schedule(pack, at)

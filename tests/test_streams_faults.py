@@ -237,3 +237,22 @@ def test_ewe_run_stops_saying_why_when_its_embedded_broker_dies(tmp_path):
     run.stop()
     assert run.process.returncode == 69
     assert "the embedded broker exited" in run.log.read_text()
+
+
+def test_a_checkpoint_that_cannot_be_restored_stops_the_worker_naming_the_file(tmp_path):
+    run = WorkerProcess(tmp_path, broker=None, prefix="ewe.", command="run", partitions="1")
+    run.start(timeout=60)
+    run.post("/v1/events?wait=1", orjson.dumps(reading("r1", 1.0)))
+    run.stop()
+    checkpoint = tmp_path / "checkpoints" / "partition-0.ckpt"
+    header, _, state = checkpoint.read_bytes().partition(b"\n")
+    checkpoint.write_bytes(header + b"\n" + state[: len(state) // 2])   # damaged
+    try:
+        run.start(timeout=60)
+    except AssertionError as stopped:
+        assert "worker exited 70" in str(stopped)
+    else:
+        raise AssertionError("the worker went on without the partition's state")
+    finally:
+        run.stop()
+    assert f"{checkpoint} cannot be restored" in run.log.read_text()
