@@ -16,6 +16,9 @@ Who may silence what, and for how long, is bounded per severity and role (the du
 >>> refusal(DEFAULT_LIMITS, role="operator", matchers={"severity": "red"},
 ...         starts_at=0, ends_at=86_400_000, now=0)
 'role operator may silence red alerts for 4h at most, not 1d'
+>>> refusal(DEFAULT_LIMITS, role="operator", matchers={"location.building": "B7"},
+...         starts_at=0, ends_at=28_482_385, now=0)
+'role operator may silence red alerts for 4h at most, not 7h55m (add a severity matcher to leave them out)'
 """
 from __future__ import annotations
 
@@ -67,12 +70,13 @@ def refusal(limits: Mapping[str, Mapping[str, int]], *, role: str,
     severity = matchers.get("severity")
     reached = [severity] if severity in Level.__members__ else list(Level.__members__)
     length = ends_at - max(starts_at, now)
+    hint = "" if severity is not None else " (add a severity matcher to leave them out)"
     for level in sorted(reached, key=Level.__getitem__, reverse=True):
         longest = limits.get(level, {}).get(role)
         if longest is None:
-            hint = "" if severity is not None else " (add a severity matcher to leave them out)"
             return f"role {role} may not silence {level} alerts{hint}"
         if length > longest:
+            asked = -(-length // 60_000) * 60_000    # to the minute: "7h55m", not "7h54m42s385ms"
             return (f"role {role} may silence {level} alerts for {format_duration(longest)} at "
-                    f"most, not {format_duration(length)}")
+                    f"most, not {format_duration(asked)}{hint}")
     return None
