@@ -118,6 +118,16 @@ def test_compose_services_name_images_services_and_volumes_that_exist():
     assert len(ewe_services()) >= 3
 
 
+def test_compose_conforms_to_the_compose_specification():
+    from jsonschema import Draft7Validator
+
+    schema = json.loads((Path(__file__).parent / "testdata/compose-spec/compose-spec.json")
+                        .read_text())
+    errors = [f"{'/'.join(map(str, error.path))}: {error.message}"
+              for error in Draft7Validator(schema).iter_errors(compose())]
+    assert errors == []
+
+
 def test_every_ewe_command_in_compose_is_one_ewes_command_line_takes():
     from ewe.cli import _parser
 
