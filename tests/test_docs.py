@@ -85,6 +85,8 @@ def curl_calls(text: str) -> list[tuple[str, str, dict, str | None, int | None]]
                 headers[name] = value
             elif word == "-d":
                 body = words.pop(0)
+            elif word == "-o":
+                words.pop(0)
             elif not word.startswith("-"):
                 url = word
         calls.append((method, url, headers, body, int(status[1]) if status else None))
