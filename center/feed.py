@@ -7,7 +7,8 @@ the list) rather than slowing the ledger down. Items carry no reporter contact d
 Every message has an id (`<epoch>.<n>`, the epoch telling this process's feed from another's).
 The feed keeps its latest messages (4 MiB of them): a board that reconnects with the id it saw
 last (`Last-Event-ID`) is sent what it missed; one whose id is gone, or from another process,
-gets a `reset` event, telling it to load the list again.
+gets a `reset` event, telling it to load the list again. A subscriber for an area (a scoped
+token's) gets the changes of that area's alerts only.
 """
 from __future__ import annotations
 
@@ -26,11 +27,22 @@ _KEEPALIVE_SECONDS = 15.0
 _RESET = b"event: reset\ndata: {}\n\n"
 
 
-class _Kind(msgspec.Struct):
+class _Area(msgspec.Struct):
+    district: str | None = None
+    street: str | None = None
+    community: str | None = None
+
+
+class _Alert(msgspec.Struct):
+    location: _Area = msgspec.field(default_factory=_Area)
+
+
+class _Change(msgspec.Struct):
     type: str
+    alert: _Alert = msgspec.field(default_factory=_Alert)
 
 
-_KIND = msgspec.json.Decoder(_Kind)   # reads the type of a change, nothing else
+_CHANGE = msgspec.json.Decoder(_Change)   # the type of a change and its alert's area, no more
 
 
 class Feed:
@@ -39,7 +51,7 @@ class Feed:
         self._subscribers: set[asyncio.Queue] = set()
         self._epoch = secrets.token_hex(4)
         self._sequence = 0
-        self._recent: deque[tuple[int, bytes]] = deque()
+        self._recent: deque[tuple[int, bytes, _Area]] = deque()
         self._recent_bytes = 0
 
     @property
@@ -65,20 +77,21 @@ class Feed:
 
     def _deliver(self, payload: bytes) -> None:
         self._sequence += 1
-        kind = _KIND.decode(payload).type.encode()
-        message = b"id: %s.%d\nevent: %s\ndata: %s\n\n" % (self._epoch.encode(),
-                                                           self._sequence, kind, payload)
-        self._recent.append((self._sequence, message))
+        change = _CHANGE.decode(payload)
+        message = b"id: %s.%d\nevent: %s\ndata: %s\n\n" % (
+            self._epoch.encode(), self._sequence, change.type.encode(), payload)
+        item = (self._sequence, message, change.alert.location)
+        self._recent.append(item)
         self._recent_bytes += len(message)
         while self._recent_bytes > _RECENT_BYTES:
             self._recent_bytes -= len(self._recent.popleft()[1])
         for queue in list(self._subscribers):
             try:
-                queue.put_nowait((self._sequence, message))
+                queue.put_nowait(item)
             except asyncio.QueueFull:
                 self._subscribers.discard(queue)
 
-    def _missed(self, last_event_id: str) -> list[tuple[int, bytes]] | None:
+    def _missed(self, last_event_id: str) -> list[tuple[int, bytes, _Area]] | None:
         """The messages after `last_event_id`, or None when they are not all kept."""
         epoch, _, number = last_event_id.partition(".")
         if epoch != self._epoch or not number.isdigit():
@@ -86,11 +99,16 @@ class Feed:
         seen = int(number)
         if self._recent and seen < self._recent[0][0] - 1 or seen > self._sequence:
             return None
-        return [(sequence, message) for sequence, message in self._recent if sequence > seen]
+        return [item for item in self._recent if item[0] > seen]
 
-    async def stream(self, last_event_id: str | None = None) -> AsyncIterator[bytes]:
+    async def stream(self, last_event_id: str | None = None,
+                     scope: tuple[str, str] | None = None) -> AsyncIterator[bytes]:
         """Server-sent events until the client goes away (after what it missed, when it says
-        what it saw last); a comment line keeps proxies open."""
+        what it saw last), of the changes in `scope`'s area if given; a comment line keeps
+        proxies open."""
+        def shown(area: _Area) -> bool:
+            return scope is None or getattr(area, scope[0]) == scope[1]
+
         self._loop = asyncio.get_running_loop()
         queue: asyncio.Queue = asyncio.Queue(_QUEUE_ITEMS)
         self._subscribers.add(queue)     # before the backlog is read: nothing falls between
@@ -102,12 +120,14 @@ class Feed:
                 if missed is None:
                     yield _RESET
                 else:
-                    for sequence, message in missed:
-                        yield message
+                    for sequence, message, area in missed:
+                        if shown(area):
+                            yield message
                         sent = sequence
             while True:
                 try:
-                    sequence, message = await asyncio.wait_for(queue.get(), _KEEPALIVE_SECONDS)
+                    sequence, message, area = await asyncio.wait_for(queue.get(),
+                                                                     _KEEPALIVE_SECONDS)
                 except TimeoutError:
                     yield b": keepalive\n\n"
                     continue
@@ -115,6 +135,7 @@ class Feed:
                     return
                 if sequence > sent:
                     sent = sequence
-                    yield message
+                    if shown(area):
+                        yield message
         finally:
             self._subscribers.discard(queue)

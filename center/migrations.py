@@ -141,4 +141,8 @@ CREATE INDEX contact_refs_by_report ON contact_refs (report_id)
     Migration(4, "token expiry", """
 ALTER TABLE tokens ADD COLUMN expires_at BIGINT
 """),
+    Migration(5, "tokens scoped to an area", """
+ALTER TABLE tokens ADD COLUMN scope_level TEXT;
+ALTER TABLE tokens ADD COLUMN scope_value TEXT
+"""),
 ]

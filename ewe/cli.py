@@ -154,6 +154,9 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--name", help="who or what uses it (default: the role)")
     create.add_argument("--expires", type=_duration, metavar="DURATION",
                         help="valid for this long, e.g. 12h or 30d (default: until revoked)")
+    create.add_argument("--scope", type=_scope, metavar="LEVEL=NAME",
+                        help="only this area's alerts, e.g. district=渝中区 (a district, street "
+                             "or community; viewer, operator and rule_author tokens)")
     listing = token_commands.add_parser("list", help="list tokens (ids, holders, roles)")
     revoke = token_commands.add_parser("revoke", help="revoke a token by its id")
     revoke.add_argument("id", help="the token's id (tok-...), as `ewe token list` shows it")
@@ -236,6 +239,13 @@ def _duration(text: str) -> int:
         return parse_duration(text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _scope(text: str) -> tuple[str, str]:
+    level, _, name = text.partition("=")
+    if not name:
+        raise argparse.ArgumentTypeError(f"expected LEVEL=NAME, e.g. district=渝中区, not {text!r}")
+    return level, name
 
 
 def _timestamp(flag: str) -> Callable[[str], int]:
@@ -533,8 +543,13 @@ def _create_token(args: argparse.Namespace) -> int:
 
     def create(store: Any, _: Any) -> int:
         now = wall_ms()
-        print(create_token(store, role=args.role, name=args.name or args.role, now=now,
-                           expires_at=now + args.expires if args.expires else None))
+        try:
+            print(create_token(store, role=args.role, name=args.name or args.role, now=now,
+                               expires_at=now + args.expires if args.expires else None,
+                               scope=args.scope))
+        except ValueError as error:
+            print(f"ewe: {error}", file=sys.stderr)
+            return 2
         return 0
     return _with_ledger(args, create, create=True)
 
@@ -550,8 +565,9 @@ def _list_tokens(args: argparse.Namespace) -> int:
             ending = "  ".join(f"{word} {local(row[column])}" for word, column in
                                (("expires", "expires_at"), ("revoked", "revoked_at"))
                                if row[column] is not None)
+            area = "  ".join(f"{level}={name}" for level, name in (row["scope"] or {}).items())
             print(f"{row['id']}  {row['role']:<11} {row['name']:<24} "
-                  f"created {local(row['created_at'])}  {ending}".rstrip())
+                  f"created {local(row['created_at'])}  {area or 'city'}  {ending}".rstrip())
         return 0
     return _with_ledger(args, show)
 

@@ -157,6 +157,26 @@ def test_token_create_prints_a_token_the_ledger_knows(tmp_path, capsys):
         store.close()
 
 
+def test_token_create_with_a_scope_makes_a_token_for_that_area(tmp_path, capsys):
+    from center.auth import authenticate
+    from center.store import open_store
+
+    ledger = ["--data-dir", str(tmp_path)]
+    assert main(["token", "create", "--role", "operator", "--scope", "district=渝中区",
+                 *ledger]) == 0
+    token = capsys.readouterr().out.strip()
+    assert main(["token", "list", *ledger]) == 0
+    assert "district=渝中区" in capsys.readouterr().out
+    store = open_store(f"sqlite://{tmp_path / 'center.db'}")
+    try:
+        assert authenticate(store, token, now=0).scope == ("district", "渝中区")
+    finally:
+        store.close()
+    assert main(["token", "create", "--role", "admin", "--scope", "district=渝中区",
+                 *ledger]) == 2
+    assert "covers the whole city" in capsys.readouterr().err
+
+
 def test_token_revoke_by_the_id_token_list_shows_makes_the_token_useless(tmp_path, capsys):
     from center.auth import TokenRefused, authenticate
     from center.store import open_store

@@ -12,12 +12,14 @@ from center.api.deps import (
     Center,
     Json,
     Text,
+    authenticated,
     epoch_ms,
     get_center,
     kept,
     require,
 )
 from center.auth import Principal
+from center.errors import NotFound
 from center.ledger import AlertFilter
 from center.ledger.queries import CURSOR_OR_EMPTY
 from engine.chain import ACTIONS, ChainError, State
@@ -57,6 +59,7 @@ class Feedback(BaseModel):
 
 
 async def alert_filter(     # async: no I/O, and no thread to wait for
+    principal: Annotated[Principal, Depends(authenticated)],
     severity: Severity | None = None,
     condition: Literal["firing", "resolved"] | None = None,
     state: State | None = None,
@@ -77,12 +80,14 @@ async def alert_filter(     # async: no I/O, and no thread to wait for
     until: Annotated[datetime | None, Query(description="episode started before",
                                             json_schema_extra={"pattern": YEARS_PATTERN})] = None,
 ) -> AlertFilter:
-    """The filter of the list, the counts and the area tree alike."""
+    """The filter of the list, the counts, the area tree and the exports alike: within the
+    area of a scoped token."""
     return AlertFilter(severity=severity, condition=condition,
                        state=state.value if state else None, open=open, category=category,
                        rule=rule, department=department, district=district, street=street,
                        community=community, grid=grid, building=building, incident=incident,
-                       since=epoch_ms(since, "since"), until=epoch_ms(until, "until"))
+                       since=epoch_ms(since, "since"), until=epoch_ms(until, "until"),
+                       scope=principal.scope)
 
 
 Filter = Annotated[AlertFilter, Depends(alert_filter)]
@@ -104,19 +109,19 @@ async def list_alerts(
     def answer() -> dict:
         page = center.ledger.alerts(where, limit=limit, cursor=cursor, order=order)
         return {"items": page.items, "next_cursor": page.next_cursor}
-    return await kept(center, request, answer)
+    return await kept(center, request, answer, where.scope)
 
 
 @router.get("/counts", summary="How many alerts the filter selects, by colour and chain state")
 async def counts(request: Request, center: Annotated[Center, Depends(get_center)],
                  _: Annotated[Principal, Depends(require("read"))], where: Filter) -> Response:
-    return await kept(center, request, lambda: center.ledger.counts(where))
+    return await kept(center, request, lambda: center.ledger.counts(where), where.scope)
 
 
 @router.get("/{alert_id}", summary="One alert: evidence, incident, department, SLA, timeline")
 def get_alert(alert_id: str, center: Annotated[Center, Depends(get_center)],
               principal: Annotated[Principal, Depends(require("read"))]) -> Json:
-    return Json(_shown(center.ledger.alert(alert_id, contacts=True), principal))
+    return Json(_shown(visible(center, alert_id, principal, contacts=True), principal))
 
 
 @router.post("/{alert_id}/actions", summary="Take a chain step",
@@ -124,6 +129,7 @@ def get_alert(alert_id: str, center: Annotated[Center, Depends(get_center)],
 def act(alert_id: str, body: Action, center: Annotated[Center, Depends(get_center)],
         principal: Annotated[Principal, Depends(require("act"))]) -> Json:
     fields = body.model_dump(exclude={"action"}, exclude_none=True)
+    visible(center, alert_id, principal)
     try:
         alert = center.ledger.act(alert_id, body.action, fields, actor=principal.name)
     except ChainError:
@@ -136,9 +142,20 @@ def act(alert_id: str, body: Action, center: Annotated[Center, Depends(get_cente
 @router.post("/{alert_id}/feedback", summary="Record feedback on an alert")
 def feedback(alert_id: str, body: Feedback, center: Annotated[Center, Depends(get_center)],
              principal: Annotated[Principal, Depends(require("act"))]) -> Json:
+    visible(center, alert_id, principal)
     alert = center.ledger.feedback(alert_id, actor=principal.name, **body.model_dump())
     center.metrics.feedback.labels(body.verdict or "none").inc()
     return Json(_shown(alert, principal))
+
+
+def visible(center: Center, alert_id: str, principal: Principal, *,
+            contacts: bool = False) -> dict[str, Any]:
+    """The alert, if it is in the caller's area; NotFound otherwise, as if it did not exist
+    (an office learns nothing of another's alerts, not even that they are there)."""
+    alert = center.ledger.alert(alert_id, contacts=contacts)
+    if not principal.sees(alert["location"]):
+        raise NotFound(f"no alert {alert_id!r}")
+    return alert
 
 
 def _shown(alert: dict[str, Any], principal: Principal) -> dict[str, Any]:

@@ -20,8 +20,8 @@ from engine.events import EventError
 from engine.roles import ACTIVITIES
 from engine.timestamps import from_datetime
 
-__all__ = ["Center", "Json", "Text", "Instant", "YEARS_PATTERN", "get_center", "require",
-           "epoch_ms", "no_nul_in_url", "kept"]
+__all__ = ["Center", "Json", "Text", "Instant", "YEARS_PATTERN", "get_center", "authenticated",
+           "require", "epoch_ms", "no_nul_in_url", "kept"]
 
 
 class Json(Response):
@@ -34,12 +34,13 @@ class Json(Response):
         return orjson.dumps(content)
 
 
-async def kept(center: Center, request: Request, answer: Callable[[], Any]) -> Response:
+async def kept(center: Center, request: Request, answer: Callable[[], Any],
+               scope: tuple[str, str] | None = None) -> Response:
     """`answer()` (a read of the ledger, run in a worker thread) as JSON; or, asked again
     before the ledger changed, the same bytes without a thread (the boards' reads: the same few
-    questions, over and over)."""
+    questions, over and over). An answer for an area is kept apart from the city's."""
     query = urllib.parse.urlencode(sorted(request.query_params.multi_items()))
-    key = f"{request.url.path}?{query}"
+    key = f"{request.url.path}?{query}#{scope}"
     answers = center.answers
     body = answers.get(key)
     if body is None:
@@ -62,19 +63,23 @@ async def get_center(request: Request) -> Center:
 _bearer = HTTPBearer(auto_error=False, description="An API token: `ewe token create`.")
 
 
+async def authenticated(center: Annotated[Center, Depends(get_center)],
+                        credentials: Annotated[HTTPAuthorizationCredentials | None,
+                                               Depends(_bearer)]) -> Principal:
+    """The caller (once per request, however many dependencies ask)."""
+    if credentials is None:
+        raise Unauthorized("missing token: send `Authorization: Bearer <token>`")
+    try:
+        return await center.tokens.authenticate(credentials.credentials)
+    except TokenRefused as refused:
+        raise Unauthorized(str(refused)) from None
+
+
 def require(permission: str) -> Callable[..., Principal]:
     """A dependency that admits callers whose role has `permission`."""
     roles = ", ".join(sorted(PERMISSIONS[permission]))
 
-    async def check(center: Annotated[Center, Depends(get_center)],
-                    credentials: Annotated[HTTPAuthorizationCredentials | None,
-                                           Depends(_bearer)]) -> Principal:
-        if credentials is None:
-            raise Unauthorized("missing token: send `Authorization: Bearer <token>`")
-        try:
-            principal = await center.tokens.authenticate(credentials.credentials)
-        except TokenRefused as refused:
-            raise Unauthorized(str(refused)) from None
+    async def check(principal: Annotated[Principal, Depends(authenticated)]) -> Principal:
         if not principal.may(permission):
             raise Forbidden(f"role {principal.role} may not {ACTIVITIES[permission]}; "
                             f"roles allowed: {roles}")

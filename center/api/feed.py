@@ -18,10 +18,11 @@ router = APIRouter(prefix="/v1", tags=["feed"])
             response_class=StreamingResponse,
             responses={200: {"content": {"text/event-stream": {}}}})
 async def stream(center: Annotated[Center, Depends(get_center)],
-                 _: Annotated[Principal, Depends(require("read"))],
+                 principal: Annotated[Principal, Depends(require("read"))],
                  last_event_id: Annotated[str | None, Header(
                      description="the id of the last message seen: what came after is sent "
                                  "first, or a `reset` event if it is no longer kept")] = None,
                  ) -> StreamingResponse:
-    return StreamingResponse(center.feed.stream(last_event_id), media_type="text/event-stream",
+    return StreamingResponse(center.feed.stream(last_event_id, principal.scope),
+                             media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

@@ -17,18 +17,19 @@ router = APIRouter(prefix="/v1/incidents", tags=["incidents"])
 
 @router.get("", summary="List incidents, newest first")
 def list_incidents(center: Annotated[Center, Depends(get_center)],
-                   _: Annotated[Principal, Depends(require("read"))],
+                   principal: Annotated[Principal, Depends(require("read"))],
                    category: str | None = None, building: str | None = None,
                    limit: Annotated[int, Query(ge=1, le=500)] = 50,
                    cursor: Annotated[str | None, Query(
                        description="`next_cursor` of the previous page",
                        pattern=CURSOR_OR_EMPTY)] = None) -> Json:
-    page = center.ledger.incidents(IncidentFilter(category=category, building=building),
+    page = center.ledger.incidents(IncidentFilter(category=category, building=building,
+                                                  scope=principal.scope),
                                    limit=limit, cursor=cursor)
     return Json({"items": page.items, "next_cursor": page.next_cursor})
 
 
 @router.get("/{incident_id}", summary="One incident with its alerts")
 def get_incident(incident_id: str, center: Annotated[Center, Depends(get_center)],
-                 _: Annotated[Principal, Depends(require("read"))]) -> Json:
-    return Json(center.ledger.incident(incident_id))
+                 principal: Annotated[Principal, Depends(require("read"))]) -> Json:
+    return Json(center.ledger.incident(incident_id, scope=principal.scope))

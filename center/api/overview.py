@@ -18,7 +18,8 @@ __all__ = ["router"]
 router = APIRouter(prefix="/v1", tags=["board"])
 
 
-@router.get("/me", summary="The caller: token, name, role, what it permits; the city's time zone")
+@router.get("/me", summary="The caller: token, name, role, what it permits, its area; the city's "
+                         "time zone")
 def me(center: Annotated[Center, Depends(get_center)],
        principal: Annotated[Principal, Depends(require("read"))]) -> Json:
     return Json({"token_id": principal.token_id, "name": principal.name,
@@ -26,6 +27,7 @@ def me(center: Annotated[Center, Depends(get_center)],
                  "permissions": sorted(name for name in PERMISSIONS if principal.may(name)),
                  "expires_at": format_timestamp(principal.expires_at)
                  if principal.expires_at is not None else None,
+                 "scope": dict([principal.scope]) if principal.scope else None,
                  "timezone": center.timezone})
 
 
@@ -43,7 +45,7 @@ def duty(center: Annotated[Center, Depends(get_center)],
                               "alerts the filter selects, with counts and worst colours")
 async def areas(request: Request, center: Annotated[Center, Depends(get_center)],
                 _: Annotated[Principal, Depends(require("read"))], where: Filter) -> Response:
-    return await kept(center, request, lambda: center.ledger.areas(where))
+    return await kept(center, request, lambda: center.ledger.areas(where), where.scope)
 
 
 @router.get("/rules", summary="The rule pack in force: each rule's alerts and precision, what is "

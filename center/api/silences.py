@@ -42,8 +42,8 @@ class NewSilence(BaseModel):
 
 @router.get("", summary="List silences, active, pending and expired")
 def list_silences(center: Annotated[Center, Depends(get_center)],
-                  _: Annotated[Principal, Depends(require("read"))]) -> Json:
-    return Json(center.ledger.silences())
+                  principal: Annotated[Principal, Depends(require("read"))]) -> Json:
+    return Json(center.ledger.silences(principal.scope))
 
 
 @router.post("", status_code=201, summary="Create a silence")
@@ -54,11 +54,11 @@ def create_silence(body: NewSilence, center: Annotated[Center, Depends(get_cente
     silence = center.ledger.add_silence(matchers=body.matchers, starts_at=starts_at,
                                         ends_at=epoch_ms(body.ends_at, "ends_at"),
                                         author=principal.name, role=principal.role,
-                                        reason=body.reason)
+                                        reason=body.reason, scope=principal.scope)
     return Json(silence, status_code=201)
 
 
 @router.delete("/{silence_id}", summary="End a silence now")
 def expire_silence(silence_id: str, center: Annotated[Center, Depends(get_center)],
-                   _: Annotated[Principal, Depends(require("silence"))]) -> Json:
-    return Json(center.ledger.expire_silence(silence_id))
+                   principal: Annotated[Principal, Depends(require("silence"))]) -> Json:
+    return Json(center.ledger.expire_silence(silence_id, principal.scope))

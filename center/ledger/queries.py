@@ -25,7 +25,8 @@ __all__ = ["Queries", "AlertFilter", "IncidentFilter", "Page"]
 @dataclass(frozen=True)
 class AlertFilter:
     """Every given field must match; `since`/`until` bound the start of the episode (ms);
-    `open` keeps the alerts whose chain has not ended (closed or false positive)."""
+    `open` keeps the alerts whose chain has not ended (closed or false positive); `scope`
+    keeps those of one area (a scoped token's)."""
 
     severity: str | None = None
     condition: str | None = None
@@ -42,15 +43,19 @@ class AlertFilter:
     open: bool | None = None
     since: int | None = None
     until: int | None = None
+    scope: tuple[str, str] | None = None    # (area level, name) of a scoped token
 
 
 @dataclass(frozen=True)
 class IncidentFilter:
     category: str | None = None
     building: str | None = None
+    scope: tuple[str, str] | None = None    # incidents with an alert in this area
 
 
 COLUMN_OF = {"state": "chain", "incident": "incident_id"}
+# A scope's level, as a column: never text from a request in the SQL.
+_SCOPE_COLUMNS = {"district": "district", "street": "street", "community": "community"}
 LIVE_STATES = ", ".join(f"'{state.value}'" for state in State
                          if state not in (State.closed, State.false_positive))
 # Red first: the board's order. Bound as a literal, so PostgreSQL and SQLite sort alike.
@@ -131,13 +136,17 @@ class Queries:
                           limit=limit, cursor=cursor)
         return paged(rows, limit, incident_view)
 
-    def incident(self, incident_id: str) -> dict:
+    def incident(self, incident_id: str, *, scope: tuple[str, str] | None = None) -> dict:
+        """An incident with its alerts; with `scope`, those of that area only, and none at all
+        (NotFound) when it has none there."""
+        clauses, params = clauses_of(AlertFilter(incident=incident_id, scope=scope))
         with self.store.transaction() as tx:
             row = tx.execute("SELECT * FROM incidents WHERE id = ?", (incident_id,)).fetchone()
-            if row is None:
-                raise NotFound(f"no incident {incident_id!r}")
-            alerts = tx.execute(f"SELECT {LISTED_COLUMNS} FROM alerts WHERE incident_id = ? "
-                                "ORDER BY starts_at, id", (incident_id,)).fetchall()
+            alerts = [] if row is None else tx.execute(
+                f"SELECT {LISTED_COLUMNS} FROM alerts WHERE {' AND '.join(clauses)} "
+                "ORDER BY starts_at, id", params).fetchall()
+        if row is None or (scope is not None and not alerts):
+            raise NotFound(f"no incident {incident_id!r}")
         return {**incident_view(row), "alerts": [summary(alert) for alert in alerts]}
 
     def _page(self, *, tx_sql: str, clauses: list[str], params: list, limit: int,
@@ -164,6 +173,14 @@ def clauses_of(where: AlertFilter | IncidentFilter) -> tuple[list[str], list]:
     for spec in fields(where):
         value = getattr(where, spec.name)
         if value is None:
+            continue
+        if spec.name == "scope":
+            level, value = value
+            column = _SCOPE_COLUMNS[level]
+            clauses.append(f"{column} = ?" if isinstance(where, AlertFilter) else
+                           f"EXISTS (SELECT 1 FROM alerts a WHERE a.incident_id = incidents.id "
+                           f"AND a.{column} = ?)")
+            params.append(value)
             continue
         if spec.name == "since":
             clauses.append("starts_at >= ?")

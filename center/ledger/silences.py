@@ -13,17 +13,25 @@ from center.store import Cursor
 from engine.events import format_timestamp
 from engine.silence import Silence, refusal
 
-__all__ = ["SilenceBook", "silence_of", "silence_view"]
+__all__ = ["SilenceBook", "silence_of", "silence_view", "within"]
 
 
 class SilenceBook:
     """The ledger's silences (a part of `Ledger`)."""
 
     def add_silence(self, *, matchers: Mapping[str, Any], starts_at: int, ends_at: int,
-                    author: str, role: str, reason: str) -> dict:
-        """Set a silence, within the duty list's limits for the author's role (`NotAllowed`)."""
+                    author: str, role: str, reason: str,
+                    scope: tuple[str, str] | None = None) -> dict:
+        """Set a silence, within the duty list's limits for the author's role (`NotAllowed`);
+        an author scoped to an area silences within it only (its matcher is added)."""
         if ends_at <= starts_at:
             raise BadRequest("a silence must end after it starts")
+        if scope is not None:
+            path, area = f"location.{scope[0]}", scope[1]
+            if matchers.get(path, area) != area:
+                raise NotAllowed(f"a token for {scope[0]} {area} may silence alerts of "
+                                 f"{area} only, not of {matchers[path]}")
+            matchers = {**matchers, path: area}
         refused = refusal(self.duty.silence_limits, role=role, matchers=matchers,
                           starts_at=starts_at, ends_at=ends_at, now=self.clock())
         if refused is not None:
@@ -37,18 +45,21 @@ class SilenceBook:
                         author, reason, self.clock()))
         return silence_view(silence, self.clock())
 
-    def silences(self) -> list[dict]:
+    def silences(self, scope: tuple[str, str] | None = None) -> list[dict]:
+        """Every silence, or those set within the area of `scope`."""
         now = self.clock()
         with self.store.transaction() as tx:
             rows = tx.execute("SELECT * FROM silences ORDER BY starts_at DESC, id").fetchall()
-        return [silence_view(silence_of(row), now) for row in rows]
+        return [silence_view(silence, now) for silence in map(silence_of, rows)
+                if within(silence, scope)]
 
-    def expire_silence(self, silence_id: str) -> dict:
-        """End a silence now (the record stays, as history)."""
+    def expire_silence(self, silence_id: str, scope: tuple[str, str] | None = None) -> dict:
+        """End a silence now (the record stays, as history); one outside the area of `scope`
+        is not there for it."""
         with self.store.transaction() as tx:
             now = self.clock()
             row = tx.execute("SELECT * FROM silences WHERE id = ?", (silence_id,)).fetchone()
-            if row is None:
+            if row is None or not within(silence_of(row), scope):
                 raise NotFound(f"no silence {silence_id!r}")
             silence = silence_of(row)
             if silence.ends_at > now:
@@ -61,6 +72,11 @@ class SilenceBook:
         rows = tx.execute("SELECT * FROM silences WHERE starts_at <= ? AND ends_at > ?",
                           (now, now)).fetchall()
         return [silence_of(row) for row in rows]
+
+
+def within(silence: Silence, scope: tuple[str, str] | None) -> bool:
+    """Whether the silence was set for the area of `scope` (every silence is, for the city)."""
+    return scope is None or silence.matchers.get(f"location.{scope[0]}") == scope[1]
 
 
 def silence_of(row: Mapping[str, Any]) -> Silence:
