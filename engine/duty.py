@@ -31,13 +31,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from engine.durations import parse_duration
 from engine.lifecycle import Level
 from engine.matchers import check_path, field_of, matches
 from engine.roles import PERMISSIONS
+from engine.roster import DAY_NAMES, Roster, Shift, parse_clock
 from engine.rulefile import RuleError, RuleFileError
 from engine.silence import DEFAULT_LIMITS
 from engine.suggest import hint
@@ -46,7 +49,9 @@ from engine.yamlpos import LocatedDict, LocatedList, YamlError, load
 __all__ = ["DutyList", "Route", "Inhibition", "SLA_STEPS", "load_duty", "load_duty_file"]
 
 SLA_STEPS = ("acknowledge", "dispatch", "resolve")
-_TOP_KEYS = ("sla", "grouping", "inhibit", "duty", "reminders", "silences")
+_TOP_KEYS = ("sla", "grouping", "inhibit", "duty", "reminders", "silences", "rosters")
+_SHIFT_KEYS = ("days", "date", "from", "to", "handlers")
+_DAY_SETS = {"daily": range(7), "weekdays": range(5), "weekends": range(5, 7)}
 _ROUTE_KEYS = ("match", "department", "escalate_to")
 _INHIBIT_KEYS = ("source", "target", "equal")
 _GROUP_SEPARATOR = "\x1f"
@@ -82,6 +87,14 @@ class DutyList:
     # severity -> role -> the longest silence it may set (engine.silence)
     silence_limits: dict[str, dict[str, int]] = field(
         default_factory=lambda: {level: dict(roles) for level, roles in DEFAULT_LIMITS.items()})
+    rosters: dict[str, Roster] = field(default_factory=dict)    # department -> its shifts
+    timezone: str = "Asia/Shanghai"       # the city's, in which rosters are written
+
+    def on_duty(self, department: str | None, at: int) -> tuple[str, ...]:
+        """The department's handlers on duty at `at` (ms), in the order they take over; none
+        for a department without a roster."""
+        roster = self.rosters.get(department or "")
+        return roster.on_duty(at, ZoneInfo(self.timezone)) if roster else ()
 
     def route(self, alert: Mapping[str, Any]) -> Route | None:
         """The first route whose matcher the alert meets (first match wins)."""
@@ -168,7 +181,70 @@ class _DutyLoader:
                         if (rule := self.inhibition(node, index)) is not None]
         duty.routes = [route for index, node in enumerate(self.items(document, "duty"), 1)
                        if (route := self.route(node, index)) is not None]
+        if "rosters" in document:
+            duty.rosters = self.rosters(document["rosters"], document.line_of("rosters"))
         return duty
+
+    def rosters(self, node: Any, line: int) -> dict[str, Roster]:
+        if not isinstance(node, LocatedDict):
+            self.error(line, "`rosters` maps a department to its shifts")
+            return {}
+        rosters = {}
+        for department, shifts in node.items():
+            if not isinstance(shifts, LocatedList) or not shifts:
+                self.error(node.line_of(department),
+                           f"the roster of {department} is a non-empty list of shifts")
+                continue
+            where = {"what": f"roster {department}, shift"}
+            rosters[str(department)] = Roster(tuple(
+                shift for index, item in enumerate(shifts, 1)
+                if (shift := self.shift(item, index=index, **where)) is not None))
+        return rosters
+
+    def shift(self, node: Any, **where: Any) -> Shift | None:
+        if not isinstance(node, LocatedDict):
+            self.error(getattr(node, "line", 1), "a shift is a mapping", **where)
+            return None
+        self.unknown_keys(node, _SHIFT_KEYS, **where)
+        if ("days" in node) == ("date" in node):
+            self.error(node.line, "a shift has `days` (weekly) or a `date` (an override)", **where)
+            return None
+        days, day = frozenset(), None
+        if "days" in node:
+            days = self.days(node["days"], node.line_of("days"), **where)
+        else:
+            day = node["date"]
+            if not isinstance(day, date):
+                self.error(node.line_of("date"), f"`date` is a day, e.g. 2026-10-01, not {day!r}",
+                           **where)
+        clock = {}
+        for key in ("from", "to"):
+            try:
+                clock[key] = parse_clock(node.get(key, ""))
+            except ValueError as error:
+                self.error(node.line_of(key) if key in node else node.line,
+                           f"`{key}`: {error}", **where)
+        handlers = node.get("handlers")
+        if (not isinstance(handlers, LocatedList) or not handlers
+                or not all(isinstance(name, str) and name for name in handlers)):
+            self.error(node.line_of("handlers") if "handlers" in node else node.line,
+                       "`handlers` is a non-empty list of names, the first on duty first",
+                       **where)
+            return None
+        if len(clock) < 2:
+            return None
+        return Shift(days, day, clock["from"], clock["to"], tuple(handlers))
+
+    def days(self, node: Any, line: int, **where: Any) -> frozenset[int]:
+        if isinstance(node, str) and node in _DAY_SETS:
+            return frozenset(_DAY_SETS[node])
+        names = node if isinstance(node, LocatedList) else [node]
+        unknown = [name for name in names if name not in DAY_NAMES]
+        if unknown or not names:
+            self.error(line, f"`days` is daily, weekdays, weekends or a list of "
+                             f"{', '.join(DAY_NAMES)}; not {unknown[0] if unknown else node!r}",
+                       **where)
+        return frozenset(DAY_NAMES.index(name) for name in names if name in DAY_NAMES)
 
     def items(self, document: LocatedDict, key: str) -> list:
         node = document.get(key)

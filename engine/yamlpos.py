@@ -61,6 +61,15 @@ _Loader.yaml_implicit_resolvers = {
 _Loader.add_implicit_resolver("tag:yaml.org,2002:bool",
                               re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
 
+# No base-60 numbers either (YAML 1.1 reads `20:00` as the integer 1200): a time of day in a
+# duty roster stays the text it is.
+_NUMBERS = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, re.compile(r"^(?!.*:)(?:" + regexp.pattern + ")", regexp.flags))
+            if tag in _NUMBERS else (tag, regexp) for tag, regexp in resolvers]
+    for first, resolvers in _Loader.yaml_implicit_resolvers.items()
+}
+
 
 # A rule file is a few levels deep and has no use for aliases; these bounds refuse, with the
 # line, what would otherwise cost minutes and gigabytes (an alias "bomb" of 764 bytes expands

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 
 from center.app import create_app
 from center.auth import PERMISSIONS, TokenRefused
@@ -26,8 +27,9 @@ __all__ = ["duty_list", "open_center", "attach_center", "contact_keeper",
 
 
 def duty_list(settings: Settings) -> DutyList:
-    """The duty list the settings name, or the shipped one; `RuleFileError` saying why not."""
-    return load_duty_file(settings.duty or SHIPPED_DUTY)
+    """The duty list the settings name, or the shipped one, its rosters read in the city's
+    time zone; `RuleFileError` saying why not."""
+    return replace(load_duty_file(settings.duty or SHIPPED_DUTY), timezone=settings.timezone)
 
 
 def open_center(settings: Settings) -> tuple[Store, DutyList]:

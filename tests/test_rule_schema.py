@@ -36,12 +36,26 @@ def test_the_schema_names_every_detector_the_loader_knows():
     assert set(detector["enum"]) == set(DETECTORS)
 
 
-DUTY = Draft202012Validator(json.loads((ROOT / "docs" / "duty.schema.json").read_text()))
+DUTY_SCHEMA = Draft202012Validator(
+    json.loads((ROOT / "docs" / "duty.schema.json").read_text()))
+
+
+def test_a_duty_list_with_rosters_conforms_to_its_schema():
+    from datetime import date
+
+    from test_rosters import DUTY
+
+    document = plain(load(DUTY))
+    for shifts in document["rosters"].values():     # as an editor reads a date: text
+        for shift in shifts:
+            if isinstance(shift.get("date"), date):
+                shift["date"] = shift["date"].isoformat()
+    assert [e.message for e in DUTY_SCHEMA.iter_errors(document)] == []
 
 
 def test_the_shipped_duty_list_conforms_to_its_schema():
     document = plain(load((ROOT / "rules" / "duty.yaml").read_text()))
-    assert [e.message for e in DUTY.iter_errors(document)] == []
+    assert [e.message for e in DUTY_SCHEMA.iter_errors(document)] == []
 
 
 @pytest.mark.parametrize("text", [
@@ -55,6 +69,8 @@ def test_the_shipped_duty_list_conforms_to_its_schema():
     "duty:\n  - match: {place: x}\n    department: d\n",
     "inhibit:\n  - source: {rule: a}\n",
     "routes: []\n",
+    "rosters:\n  d:\n    - {days: daily, from: 8am, to: '20:00', handlers: [a]}\n",
+    "rosters:\n  d:\n    - {from: '08:00', to: '20:00', handlers: [a]}\n",
 ])
 def test_the_duty_schema_refuses_what_the_loader_refuses(text):
     from engine.duty import load_duty
@@ -62,4 +78,4 @@ def test_the_duty_schema_refuses_what_the_loader_refuses(text):
 
     with pytest.raises(RuleFileError):
         load_duty(text, "duty.yaml")
-    assert not DUTY.is_valid(plain(load(text)))
+    assert not DUTY_SCHEMA.is_valid(plain(load(text)))

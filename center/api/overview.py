@@ -31,14 +31,19 @@ def me(center: Annotated[Center, Depends(get_center)],
                  "timezone": center.timezone})
 
 
-@router.get("/duty", summary="The duty list: departments to dispatch to, SLA per colour")
+@router.get("/duty", summary="The duty list: departments to dispatch to, who is on duty now, "
+                           "SLA per colour")
 def duty(center: Annotated[Center, Depends(get_center)],
          _: Annotated[Principal, Depends(require("read"))]) -> Json:
-    routes = center.ledger.duty.routes
-    departments = dict.fromkeys(name for route in routes
+    duty_list = center.ledger.duty
+    departments = dict.fromkeys(name for route in duty_list.routes
                                 for name in (route.department, route.escalate_to) if name)
+    departments.update(dict.fromkeys(duty_list.rosters))
+    now = center.ledger.clock()
     return Json({"departments": list(departments),
-                 "sla": center.ledger.duty.sla})
+                 "on_duty": {name: list(duty_list.on_duty(name, now))
+                             for name in duty_list.rosters},
+                 "sla": duty_list.sla})
 
 
 @router.get("/areas", summary="The area tree (district › street › community › grid) of the "

@@ -37,6 +37,10 @@ class ChainActions:
                                        "remind_at": None}
             if action == "dispatch":
                 changes["department"] = recorded["department"]
+                if "handler" not in recorded:      # to whoever is on duty there now
+                    on_duty = self.duty.on_duty(recorded["department"], now)
+                    if on_duty:
+                        recorded["handler"] = on_duty[0]
                 changes["handler"] = recorded.get("handler")
             elif action == "assign":
                 changes["handler"] = recorded["handler"]

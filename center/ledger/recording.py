@@ -134,7 +134,10 @@ class Recording:
             "starts_at": parse_timestamp(record["starts_at"]), "condition_at": at,
             "opened_at": now, "updated_at": now,
             "department": route.department if route else None,
-            "escalate_to": route.escalate_to if route else None, "handler": None,
+            "escalate_to": route.escalate_to if route else None,
+            # The department's handler on duty now, where it keeps a roster.
+            "handler": next(iter(self.duty.on_duty(route.department, now)), None)
+            if route else None,
             "incident_id": self._group(writes, record, now),
             "inhibited": int(inhibited),
             "notified": "none", "escalated": "", "next_due": next_due(deadlines, State.open, ()),

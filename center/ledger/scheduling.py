@@ -50,10 +50,16 @@ class Scheduling:
                 record = orjson.loads(row["body"])
                 if self._muted(row, record, silences, now):
                     continue
+                changes = {"remind_at": now + self.duty.reminder_ms}
+                handler = self._next_on_duty(row, now)
+                data: dict[str, Any] = {"escalate_to": row["escalate_to"]}
+                if handler is not None:        # the roster's next, before the chain above
+                    changes["handler"] = data["handler"] = handler
+                update_alert(tx, row["id"], changes)
+                row = {**row, **changes}
                 self._notify(writes, row, record, "reminder", now, receiver=row["escalate_to"])
                 feed.append({"type": "event", "alert": summary(row), "event": self._append(
-                    tx, row["id"], now, "center", "reminder", {"escalate_to": row["escalate_to"]})})
-                update_alert(tx, row["id"], {"remind_at": now + self.duty.reminder_ms})
+                    tx, row["id"], now, "center", "reminder", data)})
                 counts["reminders"] += 1
             for row in tx.execute("SELECT * FROM alerts WHERE condition = 'firing' "
                                   "AND notified = 'none'").fetchall():
@@ -78,12 +84,27 @@ class Scheduling:
         changes = {"escalated": ",".join(escalated), "updated_at": now,
                    "next_due": next_due(deadlines, state, escalated),
                    "remind_at": now + self.duty.reminder_ms}
+        handler = self._next_on_duty(row, now)
+        if handler is not None:
+            changes["handler"] = handler
         update_alert(tx, row["id"], changes)
         row = {**row, **changes}
         self._notify(writes, row, record, "escalation", now, receiver=row["escalate_to"],
                      step=step)
-        event = self._append(tx, row["id"], now, "center", "sla_missed",
-                             {"step": step, "deadline": format_timestamp(deadlines[step]),
-                              "severity": row["severity"], "escalate_to": row["escalate_to"]})
+        data = {"step": step, "deadline": format_timestamp(deadlines[step]),
+                "severity": row["severity"], "escalate_to": row["escalate_to"]}
+        if handler is not None:
+            data["handler"] = handler
+        event = self._append(tx, row["id"], now, "center", "sla_missed", data)
         return {"type": "event", "event": event, "alert": summary(row)}
+
+    def _next_on_duty(self, row: dict, now: int) -> str | None:
+        """Who of the alert's department takes over from its handler: the next on duty after
+        them in the roster; None once the roster is through (then only the department
+        above is told) or where the department keeps none."""
+        on_duty = self.duty.on_duty(row["department"], now)
+        if row["handler"] not in on_duty:
+            return on_duty[0] if on_duty else None
+        following = on_duty[on_duty.index(row["handler"]) + 1:]
+        return following[0] if following else None
 
