@@ -18,7 +18,7 @@ from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.routing import BaseRoute
 
-from center.api import alerts, feed, incidents, overview, reports, silences, tokens
+from center.api import alerts, feed, incidents, open311, overview, reports, silences, tokens
 from center.api.deps import Center, no_nul_in_url
 from center.api.handlers import install_handlers
 from center.openapi import complete
@@ -43,7 +43,7 @@ def create_app(center: Center, *, routes: Sequence[BaseRoute] = (),
     install_handlers(app)
     # Reports before alerts: `/v1/alerts/export` is not the alert of id "export".
     for router in (reports.router, alerts.router, incidents.router, silences.router, feed.router,
-                   tokens.router, overview.router):
+                   tokens.router, overview.router, open311.router):
         app.include_router(router)
 
     @app.get("/", include_in_schema=False)

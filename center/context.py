@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from center.answers import Answers
 from center.auth import Principal, authenticate
@@ -25,6 +26,10 @@ class Center:
     feed: Feed = field(default_factory=Feed)
     timezone: str = "Asia/Shanghai"       # the city's: how the board shows times
     rules: Callable[[], PackStatus] | None = None   # the worker's pack, when one runs beside
+    # Open311: the services (report categories) and the ingest's `submit(body, source)`, when
+    # the process takes events.
+    services: list[dict] = field(default_factory=list)
+    submit: Callable[[bytes, str], Awaitable[Any]] | None = None
 
     tokens: TokenCache = field(init=False)
     answers: Answers = field(default_factory=Answers)

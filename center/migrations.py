@@ -145,4 +145,23 @@ ALTER TABLE tokens ADD COLUMN expires_at BIGINT
 ALTER TABLE tokens ADD COLUMN scope_level TEXT;
 ALTER TABLE tokens ADD COLUMN scope_value TEXT
 """),
+    Migration(6, "Open311 service requests and the alerts they raised", """
+CREATE TABLE service_requests (
+    id TEXT PRIMARY KEY,
+    service_code TEXT NOT NULL,
+    description TEXT NOT NULL,
+    address TEXT,
+    address_id TEXT,
+    lat DOUBLE PRECISION,
+    lon DOUBLE PRECISION,
+    media_url TEXT,
+    requested_at BIGINT NOT NULL
+);
+CREATE INDEX service_requests_by_time ON service_requests (requested_at);
+CREATE TABLE service_request_alerts (
+    request_id TEXT NOT NULL,
+    alert_id TEXT NOT NULL,
+    PRIMARY KEY (request_id, alert_id)
+)
+"""),
 ]

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
+from typing import Any
 
+from center import open311
 from center.app import create_app
 from center.auth import PERMISSIONS, TokenRefused
 from center.contacts import keep
@@ -15,6 +17,7 @@ from center.webhooks import Webhook
 from engine.duty import DutyList, load_duty_file
 from engine.messages import PackStatus
 from engine.privacy import Contact
+from engine.reports.categories import CategorySpec
 from ewe.clock import wall_ms
 from ewe.shipped import SHIPPED_DUTY
 from streams.http import IngestGuard
@@ -74,6 +77,7 @@ async def closed_ingest(header: str | None) -> tuple[int, str]:
 
 
 def attach_center(settings: Settings, store: Store, duty: DutyList,
+                  categories: Sequence[CategorySpec] = (),
                   clock: Callable[[], int] = wall_ms) -> Callable[[str], Attachment]:
     def attach(bootstrap: str) -> Attachment:
         # Made here, once the port is known to be free: a start that fails before this
@@ -85,10 +89,12 @@ def attach_center(settings: Settings, store: Store, duty: DutyList,
                                 rebalance_timeout_ms=settings.ms("rebalance_timeout"),
                                 session_timeout_ms=settings.ms("session_timeout"))
 
-        def app(routes: list, exposition: list, rules: Callable[[], PackStatus]):
-            service.center.rules = rules
-            service.center.timezone = settings.timezone
-            return create_app(service.center, routes=routes, exposition=exposition)
+        def app(routes: list, exposition: list, rules: Callable[[], PackStatus],
+                submit: Callable[[bytes, str], Awaitable[Any]]):
+            center = service.center
+            center.rules, center.timezone, center.submit = rules, settings.timezone, submit
+            center.services = open311.services(categories)   # Open311: the report categories
+            return create_app(center, routes=routes, exposition=exposition)
 
         base = settings.base_url
         banner = [f"operations board {base}/ (sign in with a token)",

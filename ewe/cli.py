@@ -493,7 +493,8 @@ def _serve(args: argparse.Namespace) -> int:
         guard = closed_ingest
         if settings.center:
             store, duty = open_center(settings)
-            attach, keep_contacts = attach_center(settings, store, duty), contact_keeper(store)
+            attach = attach_center(settings, store, duty, pack.reading.categories)
+            keep_contacts = contact_keeper(store)
             guard = ingest_guard(store)
         elif settings.store:    # a worker's ingest uses the cluster's ledger
             store = open_store(settings.store_url)

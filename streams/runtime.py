@@ -47,12 +47,13 @@ EXIT_UNAVAILABLE = 69    # sysexits.h: a service it needs is unavailable
 
 class Attachment(NamedTuple):
     """A part served beside the worker (the center): its start and stop, an ASGI app built
-    around the ingest route, the worker's metrics, health and rule pack, lines for the banner,
+    around the ingest route, the worker's metrics, health, rule pack and ingest, lines for the
+    banner,
     and whether it has recorded the alerts up to given offsets of each alerts partition."""
 
     start: Callable[[], Awaitable]
     stop: Callable[[], Awaitable]
-    app: Callable[[list, list, Callable[[], PackStatus]], Any]
+    app: Callable[[list, list, Callable[[], PackStatus], Callable[..., Awaitable]], Any]
     banner: list[str]
     recorded: Callable[[dict[int, int]], Awaitable[bool]]
     health: Callable[[], str | None]
@@ -255,7 +256,7 @@ def serve(settings: Settings, pack: Pack, *, clock: Callable[[], int], out=sys.s
             app = http_app(ingest, guard, metrics, health)
         else:
             app = attached.app([ingest_route(ingest, guard), health_route(health)],
-                               [metrics.exposition], worker.pack_status)
+                               [metrics.exposition], worker.pack_status, ingest.submit)
         http = HttpServer(app, settings.http_host, settings.http_port)
         watch = _BrokerWatch(broker, settings.broker_limit_mb) if broker is not None else None
         services: list[mode.Service] = [

@@ -15,7 +15,7 @@ clock, so tests drive SLA deadlines by moving an injected clock.
 Each concern is a part of its own: recording what the workers raise (`recording`), what people
 do (`people`), what the clock brings (`scheduling`), silences, archiving, reading (`queries`),
 the board's counts, area tree and rule records (`overview`), exports and their summary
-(`reporting`), and the outbox. The decisions
+(`reporting`), Open311 service requests (`requests`), and the outbox. The decisions
 they take are pure functions outside the package: incidents (`center.grouping`), mutes
 (`center.mutes`), deadlines (`center.sla`), notices (`center.notices`).
 """
@@ -31,6 +31,7 @@ from center.ledger.people import ChainActions
 from center.ledger.queries import AlertFilter, IncidentFilter, Page, Queries
 from center.ledger.recording import IngestResult, Recording
 from center.ledger.reporting import Reporting
+from center.ledger.requests import ServiceRequests
 from center.ledger.scheduling import Scheduling
 from center.ledger.silences import SilenceBook
 from center.store import Store
@@ -41,7 +42,7 @@ __all__ = ["Ledger", "AlertFilter", "IncidentFilter", "NotFound", "BadRequest", 
 
 
 class Ledger(Recording, ChainActions, Scheduling, SilenceBook, Archiving, Queries, Overview,
-             Outbox, Reporting):
+             Outbox, Reporting, ServiceRequests):
     def __init__(self, store: Store, duty: DutyList, *, clock: Callable[[], int],
                  targets: Sequence[str] = ()) -> None:
         self.store = store

@@ -11,6 +11,7 @@ import orjson
 
 from center import contacts as contacts_of
 from center import grouping, notices
+from center.ledger.requests import link_requests
 from center.ledger.rows import ROWS_PER_STATEMENT, Writes, summary, view_of
 from center.mutes import muted
 from center.sla import next_due, steps
@@ -47,9 +48,11 @@ class Recording:
             silences = self._active_silences(tx, now)
             fresh = self._record_changes(tx, records, now)
             result.duplicates = len(records) - len(fresh)
-            contacts_of.link(tx, {record["id"]: [item["id"] for item in record.get("evidence")
-                                                 or () if "text" in item and "id" in item]
-                                  for record in fresh})
+            reports_of = {record["id"]: [item["id"] for item in record.get("evidence") or ()
+                                         if "text" in item and "id" in item]
+                          for record in fresh}
+            contacts_of.link(tx, reports_of)
+            link_requests(tx, reports_of)
             rows = self._rows(tx, {record["id"] for record in fresh})
             writes = Writes(tx)
             opening = [record for record in fresh if record["id"] not in rows]
