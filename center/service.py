@@ -67,8 +67,10 @@ class CenterService:
         self.bootstrap = bootstrap
         self.topic = topic
         self.clock = clock
-        self.center = Center(Ledger(store, duty, clock=clock,
-                                    targets=[hook.name for hook in webhooks]))
+        self.center = Center(Ledger(
+            store, duty, clock=clock,
+            targets=[hook.name for hook in webhooks if hook.format != "reply"],
+            reply_targets=[hook.name for hook in webhooks if hook.format == "reply"]))
         self.deliverer = Deliverer(store, {hook.name: hook for hook in webhooks}, clock=clock,
                                    metrics=self.center.metrics, external_url=external_url,
                                    on_dead=self._dead_letter)

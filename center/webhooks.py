@@ -7,11 +7,13 @@ the database and the network, and resolved notices travel exactly as reliably as
 attempt marks the notice dead and hands it to `on_dead` (the runtime writes it to the dead-letter
 topic).
 
-Three formats: `alertmanager` (the webhook JSON that Alertmanager sends, version 4, so existing
+Four formats: `alertmanager` (the webhook JSON that Alertmanager sends, version 4, so existing
 receivers work unchanged), `alertmanager-api` (alerts posted into an Alertmanager, to its API v2
-`/api/v2/alerts`, so teams route, silence and page with it as with Prometheus's alerts) and
+`/api/v2/alerts`, so teams route, silence and page with it as with Prometheus's alerts),
 `json` (ewe's own notice, signed with HMAC-SHA256 over `"<timestamp>.<body>"` in
-`X-Ewe-Signature: sha256=<hex>`).
+`X-Ewe-Signature: sha256=<hex>`) and `reply` (the reply step's message to each resident who
+reported, with their contact, for an SMS gateway or the hotline system: `center.replies`;
+the only path that reads contacts, when it sends).
 
 Alertmanager forgets an alert whose `endsAt` has passed, so, as Prometheus does, every alert
 still firing is posted again each `resend_ms` with `endsAt` four resends ahead
@@ -29,14 +31,16 @@ from typing import Any, Literal
 import httpx
 import orjson
 
+from center import contacts as contacts_of
 from center.metrics import CenterMetrics
+from center.replies import reply_messages
 from center.store import Store
 from engine.events import AREA_LEVELS, format_timestamp
 
 __all__ = ["Webhook", "Deliverer", "alertmanager_payload", "postable_alert", "signature",
            "FORMATS"]
 
-FORMATS = ("json", "alertmanager", "alertmanager-api")
+FORMATS = ("json", "alertmanager", "alertmanager-api", "reply")
 
 _ZERO_TIME = "0001-01-01T00:00:00Z"   # Alertmanager's "no end yet"
 _RESEND_CHUNK = 500                    # alerts per POST when resending
@@ -46,8 +50,9 @@ _RESEND_CHUNK = 500                    # alerts per POST when resending
 class Webhook:
     name: str
     url: str
-    format: Literal["json", "alertmanager", "alertmanager-api"] = "json"
+    format: Literal["json", "alertmanager", "alertmanager-api", "reply"] = "json"
     secret: str | None = None
+    templates: Mapping[str, str] | None = None    # `reply`: language -> text with {message}
 
 
 def signature(secret: str, timestamp: str, body: bytes) -> str:
@@ -182,6 +187,8 @@ class Deliverer:
             return f"no webhook named {row['target']!r} is configured"
         notice = orjson.loads(row["payload"])
         headers = {"Content-Type": "application/json", "X-Ewe-Delivery": str(row["id"])}
+        if webhook.format == "reply":
+            return await self._send_replies(webhook, notice, headers)
         if webhook.format == "alertmanager":
             body = orjson.dumps(alertmanager_payload(notice, external_url=self.external_url))
         elif webhook.format == "alertmanager-api":
@@ -189,6 +196,23 @@ class Deliverer:
                                                 now_ms=self.clock(), resend_ms=self.resend_ms)])
         else:
             body = orjson.dumps(notice)
+        return await self._post(webhook, body, headers)
+
+    async def _send_replies(self, webhook: Webhook, notice: Mapping[str, Any],
+                            headers: dict[str, str]) -> str | None:
+        """The reply to each reporter who left a way to reach them (the receiver tells a
+        repeat by `X-Ewe-Delivery` and `report_id`); None when all were taken."""
+        contacts = await asyncio.to_thread(self._contacts, notice["alert_id"])
+        for message in reply_messages(notice["alert_id"], notice["message"], contacts,
+                                      webhook.templates or {}):
+            error = await self._post(webhook, orjson.dumps(message), headers)
+            if error is not None:
+                return error
+        return None
+
+    async def _post(self, webhook: Webhook, body: bytes, headers: dict[str, str]
+                    ) -> str | None:
+        headers = dict(headers)
         if webhook.secret:
             timestamp = str(self.clock() // 1000)
             headers["X-Ewe-Timestamp"] = timestamp
@@ -200,6 +224,10 @@ class Deliverer:
         if response.status_code >= 300:
             return f"HTTP {response.status_code}"
         return None
+
+    def _contacts(self, alert_id: str) -> dict[str, dict[str, Any]]:
+        with self.store.transaction() as tx:
+            return contacts_of.of_alert(tx, alert_id)
 
     async def resend_firing(self, firing: Callable[[], list[dict[str, Any]]]) -> int:
         """Post every firing alert again to each Alertmanager target, once per `resend_ms`;

@@ -75,7 +75,7 @@ class Settings:
     store: str | None = None            # default: sqlite://<data_dir>/center.db
     duty: str | None = None             # default: the shipped rules/duty.yaml
     external_url: str | None = None     # how people reach the API; default http://<http>
-    webhooks: list[dict] = field(default_factory=list)   # [{name, url, format, secret}]
+    webhooks: list[dict] = field(default_factory=list)   # [{name, url, format, secret, templates}]
     # The key rule packs are signed with; `ewe run` on the embedded broker keeps one in the
     # data dir, a cluster gives the same one to every worker and rule author.
     rules_key: str | None = None
@@ -209,12 +209,18 @@ def _webhooks(value: Any, where: str) -> list[dict]:
     for index, hook in enumerate(value, 1):
         if not isinstance(hook, dict) or not {"name", "url"} <= set(hook):
             raise SettingsError(f"{where}: webhook {index} needs `name` and `url`")
-        unknown = set(hook) - {"name", "url", "format", "secret"}
+        unknown = set(hook) - {"name", "url", "format", "secret", "templates"}
         if unknown:
             raise SettingsError(f"{where}: webhook {index}: unknown key(s) {sorted(unknown)}")
-        if hook.get("format", "json") not in ("json", "alertmanager", "alertmanager-api"):
-            raise SettingsError(f"{where}: webhook {index}: format is json, alertmanager or "
-                                "alertmanager-api")
+        if hook.get("format", "json") not in ("json", "alertmanager", "alertmanager-api",
+                                              "reply"):
+            raise SettingsError(f"{where}: webhook {index}: format is json, alertmanager, "
+                                "alertmanager-api or reply")
+        templates = hook.get("templates", {})
+        if not isinstance(templates, dict) or not all(
+                isinstance(text, str) and "{message}" in text for text in templates.values()):
+            raise SettingsError(f"{where}: webhook {index}: templates map a language to a text "
+                                "with {message} (and {name})")
     return value
 
 

@@ -138,3 +138,29 @@ def test_requests_are_read_back_by_id_list(api, clock):
                             params={"service_request_id": "o311-0,o311-2"}).json()
     assert sorted(item["service_request_id"] for item in listed) == ["o311-0", "o311-2"]
     assert all(item["status"] == "open" and item["service_name"] == "噪音扰民" for item in listed)
+
+
+def test_a_residents_satisfaction_comes_back_through_open311(api, clock):
+    from center_records import alert_record
+
+    api.ledger.add_request({"id": "t1", "service_code": "waterlogging", "description": "积水",
+                            "requested_at": clock()})
+    record = alert_record(report=True)              # its evidence names report t1
+    api.ledger.ingest([record])
+    answer = api.client.post(f"{BASE}/requests/t1/feedback.json",
+                             data={"api_key": api.tokens["ingest"], "satisfaction": "4"})
+    assert answer.status_code == 200, answer.text
+    assert api.ledger.alert(record["id"])["feedback"]["satisfaction"] == 4
+
+
+@pytest.mark.parametrize(("request_id", "score", "status", "words"), [
+    ("t1", "6", 400, "satisfaction is 1 to 5"),
+    ("o311-unknown", "4", 404, "no service request"),
+    ("t1", "4", 409, "not been taken up yet"),
+])
+def test_a_bad_satisfaction_is_refused(api, clock, request_id, score, status, words):
+    api.ledger.add_request({"id": "t1", "service_code": "noise", "description": "吵",
+                            "requested_at": clock()})
+    refused(api.client.post(f"{BASE}/requests/{request_id}/feedback.json",
+                            data={"api_key": api.tokens["ingest"], "satisfaction": score}),
+            status, words)

@@ -99,6 +99,27 @@ async def _list(request: Request, center: Center) -> tuple[int, Any]:
     return 200, [view for view in views if not statuses or view["status"] in statuses]
 
 
+async def _feedback(request: Request, center: Center) -> tuple[int, Any]:
+    """An extension of the standard: the resident's satisfaction (1 to 5) with the answer,
+    recorded on every alert the request raised."""
+    form = await _form(request)
+    await _check_key(center, form.get("api_key", ""))
+    score = form.get("satisfaction", "")
+    if score not in ("1", "2", "3", "4", "5"):
+        raise Open311Error(400, "satisfaction is 1 to 5")
+    request_id = request.path_params["request_id"]
+    found = await asyncio.to_thread(center.ledger.service_requests, ids=[request_id])
+    if not found:
+        raise Open311Error(404, f"no service request {request_id!r}")
+    if not found[0]["alerts"]:
+        raise Open311Error(409, "the request has not been taken up yet: nothing to rate")
+    for alert in found[0]["alerts"]:
+        await asyncio.to_thread(center.ledger.feedback, alert["id"], actor="resident (open311)",
+                                satisfaction=int(score))
+    found = await asyncio.to_thread(center.ledger.service_requests, ids=[request_id])
+    return 200, [_view(center, found[0])]
+
+
 async def _one(request: Request, center: Center) -> tuple[int, Any]:
     request_id = request.path_params["request_id"]
     found = await asyncio.to_thread(center.ledger.service_requests, ids=[request_id])
@@ -111,7 +132,8 @@ for path, method, handler in (("/services.{fmt}", "GET", _services),
                               ("/services/{service_code}.{fmt}", "GET", _service),
                               ("/requests.{fmt}", "POST", _post),
                               ("/requests.{fmt}", "GET", _list),
-                              ("/requests/{request_id}.{fmt}", "GET", _one)):
+                              ("/requests/{request_id}.{fmt}", "GET", _one),
+                              ("/requests/{request_id}/feedback.{fmt}", "POST", _feedback)):
     router.add_api_route(path, georeport(handler), methods=[method])
 
 

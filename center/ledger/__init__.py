@@ -44,10 +44,11 @@ __all__ = ["Ledger", "AlertFilter", "IncidentFilter", "NotFound", "BadRequest", 
 class Ledger(Recording, ChainActions, Scheduling, SilenceBook, Archiving, Queries, Overview,
              Outbox, Reporting, ServiceRequests):
     def __init__(self, store: Store, duty: DutyList, *, clock: Callable[[], int],
-                 targets: Sequence[str] = ()) -> None:
+                 targets: Sequence[str] = (), reply_targets: Sequence[str] = ()) -> None:
         self.store = store
         self.duty = duty
         self.clock = clock
         self.targets = tuple(targets)          # webhook names every notice is queued for
+        self.reply_targets = tuple(reply_targets)   # ... and those replies to residents go to
         # Called after each committed change of alerts in this process (the board's answers).
         self.on_change: list[Callable[[], None]] = []

@@ -53,10 +53,24 @@ class ChainActions:
                 del changes["remind_at"]
             update_alert(tx, alert_id, changes)
             event = self._append(tx, alert_id, now, actor, action, recorded)
+            if action == "reply":
+                self._queue_reply(tx, alert_id, recorded["message"], now)
             row.update(changes)
             detail = self._detail(tx, row, now, contacts=True)
         self._publish([{"type": "event", "event": event, "alert": summary(row)}])
         return detail
+
+    def _queue_reply(self, tx: Cursor, alert_id: str, message: str, now: int) -> None:
+        """The reply to residents, for every reply channel, in the outbox: delivered with
+        retries like any notice, the contacts read only when it is sent."""
+        if not self.reply_targets:
+            return
+        payload = orjson.dumps({"kind": "reply", "alert_id": alert_id, "message": message}
+                               ).decode()
+        tx.executemany("INSERT INTO notifications (target, alert_id, kind, payload, "
+                       "next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                       [(target, alert_id, "reply", payload, now, now)
+                        for target in self.reply_targets])
 
     def feedback(self, alert_id: str, *, actor: str, verdict: str | None = None,
                  satisfaction: int | None = None, corrected_category: str | None = None,
