@@ -25,7 +25,7 @@ import orjson
 from center.store import Cursor, Store
 from engine.privacy import Contact
 
-__all__ = ["Contact", "keep", "link", "of_alert", "forget", "forget_unlinked"]
+__all__ = ["Contact", "keep", "link", "link_reports", "of_alert", "forget", "forget_unlinked"]
 
 _ROWS_PER_STATEMENT = 500
 
@@ -44,14 +44,21 @@ def keep(store: Store, contacts: Sequence[Contact], *, now: int) -> None:
 
 def link(tx: Cursor, reports_of: Mapping[str, Iterable[str]]) -> None:
     """Link each alert to the kept contacts of the reports its evidence names."""
+    link_reports(tx, reports_of, "INSERT INTO contact_refs (alert_id, report_id) SELECT v.a, "
+                                 "v.r FROM v JOIN contacts c ON c.report_id = v.r WHERE true "
+                                 "ON CONFLICT DO NOTHING")
+
+
+def link_reports(tx: Cursor, reports_of: Mapping[str, Iterable[str]], insert: str) -> None:
+    """Run `insert`, a statement reading (alert, report) pairs from `v(a, r)`, over the pairs
+    of `reports_of` (alert id -> the reports its evidence names), a chunk at a time."""
     pairs = sorted({(alert_id, report_id) for alert_id, reports in reports_of.items()
                     for report_id in reports})
     for start in range(0, len(pairs), _ROWS_PER_STATEMENT):
         chunk = pairs[start:start + _ROWS_PER_STATEMENT]
         values = ", ".join(["(?, ?)"] * len(chunk))
-        tx.execute(f"WITH v(a, r) AS (VALUES {values}) INSERT INTO contact_refs (alert_id, "
-                   "report_id) SELECT v.a, v.r FROM v JOIN contacts c ON c.report_id = v.r "
-                   "WHERE true ON CONFLICT DO NOTHING", [item for pair in chunk for item in pair])
+        tx.execute(f"WITH v(a, r) AS (VALUES {values}) {insert}",
+                   [item for pair in chunk for item in pair])
 
 
 def of_alert(tx: Cursor, alert_id: str) -> dict[str, dict[str, Any]]:

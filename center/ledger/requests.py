@@ -6,26 +6,20 @@ from typing import Any
 
 import orjson
 
+from center.contacts import link_reports
 from center.store import Cursor
 
 __all__ = ["ServiceRequests", "link_requests", "REQUEST_COLUMNS"]
 
 REQUEST_COLUMNS = ("id", "service_code", "description", "address", "address_id", "lat", "lon",
                    "media_url", "requested_at")
-_ROWS_PER_STATEMENT = 500
 
 
 def link_requests(tx: Cursor, reports_of: Mapping[str, Iterable[str]]) -> None:
     """Link each alert to the service requests among the reports its evidence names."""
-    pairs = sorted({(alert_id, report_id) for alert_id, reports in reports_of.items()
-                    for report_id in reports})
-    for start in range(0, len(pairs), _ROWS_PER_STATEMENT):
-        chunk = pairs[start:start + _ROWS_PER_STATEMENT]
-        values = ", ".join(["(?, ?)"] * len(chunk))
-        tx.execute(f"WITH v(a, r) AS (VALUES {values}) INSERT INTO service_request_alerts "
-                   "(request_id, alert_id) SELECT v.r, v.a FROM v JOIN service_requests s "
-                   "ON s.id = v.r WHERE true ON CONFLICT DO NOTHING",
-                   [item for pair in chunk for item in pair])
+    link_reports(tx, reports_of, "INSERT INTO service_request_alerts (request_id, alert_id) "
+                                 "SELECT v.r, v.a FROM v JOIN service_requests s ON s.id = v.r "
+                                 "WHERE true ON CONFLICT DO NOTHING")
 
 
 class ServiceRequests:
