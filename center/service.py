@@ -165,16 +165,22 @@ class CenterService:
             self._count(await asyncio.to_thread(self.ledger.ingest,
                                                 [record for _, record in decoded]))
             return
-        except Exception:
-            if not await asyncio.to_thread(self._database_answers):
+        except Exception as error:
+            if not await self._refused(error):
                 raise
         for message, record in decoded:
             try:
                 self._count(await asyncio.to_thread(self.ledger.ingest, [record]))
             except Exception as error:
-                if not await asyncio.to_thread(self._database_answers):
+                if not await self._refused(error):
                     raise
                 await self._refuse(message, f"the ledger refused it: {error}")
+
+    async def _refused(self, error: Exception) -> bool:
+        """Whether the ledger refused the records (the database answers and the error is not
+        an outage): a pooled connection dropped by a restart fails while a fresh one answers,
+        and that is no refusal."""
+        return not self.store.outage(error) and await asyncio.to_thread(self._database_answers)
 
     def _database_answers(self) -> bool:
         try:

@@ -120,6 +120,11 @@ class Store:
             row = tx.execute("SELECT max(version) AS version FROM schema_migrations").fetchone()
         return row["version"]
 
+    def outage(self, error: BaseException) -> bool:
+        """Whether `error` says the database was unreachable or busy (try again), not that it
+        refused what was asked."""
+        return False
+
     def _lock_for_migration(self, tx: Cursor) -> None:
         """Serialise replicas that start together (SQLite's file lock already does)."""
 
@@ -175,6 +180,10 @@ class SqliteStore(Store):
                 cursor.execute("ROLLBACK")
                 raise
             cursor.execute("COMMIT")
+
+    def outage(self, error: BaseException) -> bool:
+        return isinstance(error, sqlite3.OperationalError) and any(
+            words in str(error) for words in ("locked", "disk I/O", "unable to open"))
 
     def backup(self, path: str | Path) -> None:
         """A consistent copy of the whole ledger in a new file, taken while ewe writes to it
@@ -266,6 +275,13 @@ class PostgresStore(Store):
         with self.transaction() as tx:
             row = tx.execute("SELECT max(version) AS version FROM schema_migrations").fetchone()
         return row["version"]
+
+    def outage(self, error: BaseException) -> bool:
+        # A connection the server dropped (a restart), a pool out of connections, a deadlock
+        # or a serialisation failure: none of them says anything about the data.
+        import psycopg
+
+        return isinstance(error, (psycopg.OperationalError, psycopg.InterfaceError))
 
     def _lock_for_migration(self, tx: Cursor) -> None:
         tx.execute("SELECT pg_advisory_xact_lock(7406)")  # any constant shared by replicas
