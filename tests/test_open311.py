@@ -164,3 +164,40 @@ def test_a_bad_satisfaction_is_refused(api, clock, request_id, score, status, wo
     refused(api.client.post(f"{BASE}/requests/{request_id}/feedback.json",
                             data={"api_key": api.tokens["ingest"], "satisfaction": score}),
             status, words)
+
+
+FIELDS = ["api_key", "service_code", "lat", "long", "address_string", "address_id",
+          "description", "attribute[grid]", "attribute[district]", "first_name", "phone",
+          "email", "media_url", "jurisdiction_id", "status", "start_date", "end_date",
+          "service_request_id", "satisfaction"]
+
+
+def test_hostile_forms_and_queries_get_an_answer_in_the_standards_shape(store, clock):
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    api = Api(store, clock)
+    api.center.services = open311.services(Pack.load([str(SHIPPED_RULES)]).reading.categories)
+    text = st.text(max_size=300) | st.sampled_from(["water_leak", "29.5", "nan", "1e999", "",
+                                                     "2026-07-01T08:00:00+08:00", "\x00"])
+    forms = st.dictionaries(st.sampled_from(FIELDS) | st.text(max_size=20), text, max_size=8)
+    paths = st.sampled_from(["/requests.json", "/requests/x.json", "/requests/x/feedback.json",
+                             "/services.json", "/services/water_leak.xml"])
+
+    @settings(max_examples=150, deadline=None, database=None,
+              suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(forms, paths, st.booleans())
+    def answered(form, path, as_post):
+        if form.get("api_key") == "ingest":
+            form["api_key"] = api.tokens["ingest"]
+        if as_post:
+            answer = api.client.post(f"{BASE}{path}", data=form)
+        else:
+            answer = api.client.get(f"{BASE}{path}", params=form)
+        assert answer.status_code in (200, 400, 403, 404, 405, 409, 413, 503), answer.text
+        if answer.status_code != 200 and answer.status_code != 405:
+            errors = answer.json()
+            assert isinstance(errors, list) and len(errors) == 1, (path, form, answer.text)
+            assert set(errors[0]) == {"code", "description"}
+
+    answered()

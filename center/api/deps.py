@@ -21,7 +21,7 @@ from engine.roles import ACTIVITIES
 from engine.timestamps import from_datetime
 
 __all__ = ["Center", "Json", "Text", "Instant", "YEARS_PATTERN", "get_center", "authenticated",
-           "require", "epoch_ms", "no_nul_in_url", "kept"]
+           "require", "epoch_ms", "no_nul_in_url", "nul_in_url", "kept"]
 
 
 class Json(Response):
@@ -102,10 +102,15 @@ YEARS_PATTERN = r"^2[01]\d\d-"
 Instant = Annotated[datetime, Field(json_schema_extra={"pattern": YEARS_PATTERN})]
 
 
+def nul_in_url(request: Request) -> bool:
+    return "\x00" in request.url.path or "\x00" in urllib.parse.unquote(
+        request.scope.get("query_string", b"").decode("latin-1"))
+
+
 async def no_nul_in_url(request: Request) -> None:
-    """Refuse NUL characters in the path or the query (every endpoint)."""
-    if "\x00" in request.url.path or "\x00" in urllib.parse.unquote(
-            request.scope.get("query_string", b"").decode("latin-1")):
+    """Refuse NUL characters in the path or the query (every endpoint; Open311's answer in
+    the shape of its standard)."""
+    if nul_in_url(request) and not request.url.path.startswith("/open311/"):
         raise BadRequest("NUL characters are not allowed in the URL")
 
 

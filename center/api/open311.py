@@ -13,7 +13,7 @@ import orjson
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
-from center.api.deps import Center, get_center
+from center.api.deps import Center, get_center, nul_in_url
 from center.auth import TokenRefused
 from center.open311 import Open311Error, definition, new_request, request_view
 from engine.events import EventError
@@ -33,6 +33,8 @@ def georeport(handler: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable
     async def answer(request: Request, center: Annotated[Center, Depends(get_center)]
                      ) -> Response:
         try:
+            if nul_in_url(request):
+                raise Open311Error(400, "NUL characters are not allowed in the URL")
             if request.path_params["fmt"] != "json":
                 raise Open311Error(400, f"format {request.path_params['fmt']!r} is not "
                                         "served: ask for .json")
