@@ -32,6 +32,7 @@ from typing import Any
 import orjson
 
 from center.sla import steps as missed_steps
+from engine.events import AREA_LEVELS
 from engine.timestamps import format_local
 
 __all__ = ["EXPORT_COLUMNS", "STEP_COLUMNS", "export_row", "csv_chunks", "summarise"]
@@ -66,8 +67,7 @@ def export_row(alert: Mapping[str, Any], history: Iterable[tuple[str, int, Mappi
         "id": alert["id"], "rule": alert["rule"], "title": _text(view.get("title")),
         "summary": _text(view.get("summary")), "severity": alert["severity"],
         "category": alert["category"], "state": alert["chain"], "condition": alert["condition"],
-        **{level: alert[level] for level in ("district", "street", "community", "grid",
-                                             "building")},
+        **{level: alert[level] for level in AREA_LEVELS},
         "department": alert["department"], "handler": alert["handler"],
         "incident_id": alert["incident_id"],
         "starts_at": format_local(alert["starts_at"], timezone),

@@ -270,12 +270,6 @@ class PostgresStore(Store):
                 connection.cursor() as cursor:
             yield _PostgresCursor(cursor)
 
-    def version(self) -> int:
-        """The schema version the ledger is at."""
-        with self.transaction() as tx:
-            row = tx.execute("SELECT max(version) AS version FROM schema_migrations").fetchone()
-        return row["version"]
-
     def outage(self, error: BaseException) -> bool:
         # A connection the server dropped (a restart), a pool out of connections, a deadlock
         # or a serialisation failure: none of them says anything about the data.

@@ -391,6 +391,33 @@ def test_two_replicas_opening_alerts_of_one_group_at_once_make_one_incident(cloc
             connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
+def test_two_operators_acknowledging_at_once_are_served_one_after_the_other(ledger):
+    import threading
+
+    from engine.chain import ChainError
+
+    record = alert_record()
+    ledger.ingest([record])
+    start, outcomes = threading.Barrier(8), []
+
+    def acknowledge(name: str) -> None:
+        start.wait()
+        try:
+            ledger.act(record["id"], "acknowledge", {}, actor=name)
+            outcomes.append("acknowledged")
+        except ChainError:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=acknowledge, args=(f"op{n}",)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["acknowledged"] + ["refused"] * 7
+    kinds = [step["kind"] for step in ledger.alert(record["id"])["timeline"]]
+    assert kinds.count("acknowledge") == 1
+
+
 # -- archiving -----------------------------------------------------------------------------------
 def publish_all(ledger):
     ledger.mark_published([event["seq"] for event in ledger.unpublished(limit=10_000)])

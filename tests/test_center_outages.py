@@ -3,23 +3,13 @@ after a PostgreSQL restart a pooled connection fails while a fresh one answers, 
 records of that batch must be read again, not dead-lettered."""
 from __future__ import annotations
 
-import uuid
-
 import psycopg
 import pytest
 from conftest import POSTGRES_URL
 
 from center.store import open_store
 
-
-@pytest.fixture
-def postgres():
-    schema = f"test_{uuid.uuid4().hex[:12]}"
-    store = open_store(POSTGRES_URL, schema=schema)
-    yield store
-    store.close()
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
-        connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
+on_postgres = pytest.mark.parametrize("store", ["postgres"], indirect=True)
 
 
 def failure(store, sql: str) -> Exception:
@@ -29,16 +19,18 @@ def failure(store, sql: str) -> Exception:
     return raised.value
 
 
-def test_a_connection_the_server_dropped_is_an_outage(postgres):
-    with postgres.transaction() as tx:
+@on_postgres
+def test_a_connection_the_server_dropped_is_an_outage(store):
+    with store.transaction() as tx:
         pid = tx.execute("SELECT pg_backend_pid() AS pid").fetchone()["pid"]
     with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
         admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
-    assert postgres.outage(failure(postgres, "SELECT 1 AS one"))
+    assert store.outage(failure(store, "SELECT 1 AS one"))
 
 
-def test_a_statement_the_database_refuses_is_no_outage(postgres):
-    assert not postgres.outage(failure(postgres, "SELECT 1 / 0 AS nothing"))
+@on_postgres
+def test_a_statement_the_database_refuses_is_no_outage(store):
+    assert not store.outage(failure(store, "SELECT 1 / 0 AS nothing"))
 
 
 def test_a_locked_sqlite_ledger_is_an_outage_and_a_bad_statement_is_not(tmp_path):

@@ -129,7 +129,7 @@ def get_alert(alert_id: str, center: Annotated[Center, Depends(get_center)],
 def act(alert_id: str, body: Action, center: Annotated[Center, Depends(get_center)],
         principal: Annotated[Principal, Depends(require("act"))]) -> Json:
     fields = body.model_dump(exclude={"action"}, exclude_none=True)
-    visible(center, alert_id, principal)
+    _in_scope(center, alert_id, principal)
     try:
         alert = center.ledger.act(alert_id, body.action, fields, actor=principal.name)
     except ChainError:
@@ -142,7 +142,7 @@ def act(alert_id: str, body: Action, center: Annotated[Center, Depends(get_cente
 @router.post("/{alert_id}/feedback", summary="Record feedback on an alert")
 def feedback(alert_id: str, body: Feedback, center: Annotated[Center, Depends(get_center)],
              principal: Annotated[Principal, Depends(require("act"))]) -> Json:
-    visible(center, alert_id, principal)
+    _in_scope(center, alert_id, principal)
     alert = center.ledger.feedback(alert_id, actor=principal.name, **body.model_dump())
     center.metrics.feedback.labels(body.verdict or "none").inc()
     return Json(_shown(alert, principal))
@@ -156,6 +156,13 @@ def visible(center: Center, alert_id: str, principal: Principal, *,
     if not principal.sees(alert["location"]):
         raise NotFound(f"no alert {alert_id!r}")
     return alert
+
+
+def _in_scope(center: Center, alert_id: str, principal: Principal) -> None:
+    """NotFound for an alert outside a scoped token's area (a city-wide token reads nothing
+    more before it acts)."""
+    if principal.scope is not None:
+        visible(center, alert_id, principal)
 
 
 def _shown(alert: dict[str, Any], principal: Principal) -> dict[str, Any]:

@@ -97,7 +97,8 @@ async def _list(request: Request, center: Center) -> tuple[int, Any]:
         center.ledger.service_requests, ids=ids or None,
         service_code=query.get("service_code") or None, since=start, until=end,
         limit=_MAX_RESULTS)
-    views = [_view(center, item) for item in found]
+    names = _names(center)
+    views = [_view(center, item, names) for item in found]
     return 200, [view for view in views if not statuses or view["status"] in statuses]
 
 
@@ -109,25 +110,25 @@ async def _feedback(request: Request, center: Center) -> tuple[int, Any]:
     score = form.get("satisfaction", "")
     if score not in ("1", "2", "3", "4", "5"):
         raise Open311Error(400, "satisfaction is 1 to 5")
-    request_id = request.path_params["request_id"]
-    found = await asyncio.to_thread(center.ledger.service_requests, ids=[request_id])
-    if not found:
-        raise Open311Error(404, f"no service request {request_id!r}")
-    if not found[0]["alerts"]:
+    alerts = (await _found(center, request.path_params["request_id"]))["alerts"]
+    if not alerts:
         raise Open311Error(409, "the request has not been taken up yet: nothing to rate")
-    for alert in found[0]["alerts"]:
+    for alert in alerts:
         await asyncio.to_thread(center.ledger.feedback, alert["id"], actor="resident (open311)",
                                 satisfaction=int(score))
-    found = await asyncio.to_thread(center.ledger.service_requests, ids=[request_id])
-    return 200, [_view(center, found[0])]
+    return await _one(request, center)
 
 
 async def _one(request: Request, center: Center) -> tuple[int, Any]:
-    request_id = request.path_params["request_id"]
+    found = await _found(center, request.path_params["request_id"])
+    return 200, [_view(center, found, _names(center))]
+
+
+async def _found(center: Center, request_id: str) -> dict:
     found = await asyncio.to_thread(center.ledger.service_requests, ids=[request_id])
     if not found:
         raise Open311Error(404, f"no service request {request_id!r}")
-    return 200, [_view(center, found[0])]
+    return found[0]
 
 
 for path, method, handler in (("/services.{fmt}", "GET", _services),
@@ -139,8 +140,11 @@ for path, method, handler in (("/services.{fmt}", "GET", _services),
     router.add_api_route(path, georeport(handler), methods=[method])
 
 
-def _view(center: Center, request: dict) -> dict:
-    names = {service["service_code"]: service["service_name"] for service in center.services}
+def _names(center: Center) -> dict[str, str]:
+    return {service["service_code"]: service["service_name"] for service in center.services}
+
+
+def _view(center: Center, request: dict, names: dict[str, str]) -> dict:
     return request_view(request, names, center.ledger.duty, center.timezone)
 
 
